@@ -1,0 +1,9 @@
+//! Stage 1: raw bytes to text, code-point offsets, sentences.
+
+pub mod decode;
+pub mod offsets;
+pub mod sentences;
+
+pub use decode::{decode_bytes, html_to_text, DecodedText, SourceEncoding};
+pub use offsets::CharIndex;
+pub use sentences::{split_sentences, SentenceBounds};

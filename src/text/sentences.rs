@@ -1,0 +1,197 @@
+//! A sentence splitter for German finance text. Line breaks always end a sentence (headlines,
+//! list items); inside a line a sentence ends at `.`, `!`, `?`, `…` (and runs like `?!`, `...`,
+//! plus closing quotes) when whitespace and a non-lowercase character follow, unless the dot
+//! belongs to an abbreviation (Mio., Mrd., z. B., Inc.) or an ordinal ("23. Dezember").
+
+/// A sentence as a code-point range, end exclusive, without surrounding whitespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentenceBounds {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Words that take a dot without ending a sentence (compared lowercase, without the dot).
+const ABBREVIATIONS: &[&str] = &[
+    "mio", "mrd", "bio", "tsd", "dr", "prof", "bzw", "ca", "nr", "inc", "corp", "co", "ltd", "plc",
+    "vgl", "evtl", "ggf", "inkl", "zzgl", "exkl", "abs", "str", "st", "hr", "fr", "hrsg", "bspw",
+    "sog", "max", "min", "mind", "gem", "lt", "rd", "zt", "jan", "feb", "mär", "apr", "jun", "jul",
+    "aug", "sep", "sept", "okt", "nov", "dez", "mo", "di", "mi", "do", "sa", "so", "tel", "pkt",
+    "kl", "gr", "geb", "jh", "jhd", "bd", "ebd", "ff", "vs", "dt", "engl", "franz", "ital",
+    "europ", "intl", "abt", "einschl", "allg", "mrz", "u.a", "z.b", "d.h", "v.a", "o.ä", "u.u",
+    "s.o", "s.u", "i.d.r", "z.t", "e.v", "u.s",
+];
+
+const TERMINALS: &[char] = &['.', '!', '?', '…'];
+const CLOSERS: &[char] = &['"', '“', '”', '’', '\'', '»', '«', ')', ']', '›'];
+
+/// Splits `text` into sentences (code-point ranges in order, none empty).
+pub fn split_sentences(text: &str) -> Vec<SentenceBounds> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut line_start = 0;
+    for i in 0..=chars.len() {
+        if i == chars.len() || chars[i] == '\n' {
+            split_line(&chars, line_start, i, &mut out);
+            line_start = i + 1;
+        }
+    }
+    out
+}
+
+fn push_trimmed(chars: &[char], mut s: usize, mut e: usize, out: &mut Vec<SentenceBounds>) {
+    while s < e && chars[s].is_whitespace() {
+        s += 1;
+    }
+    while e > s && chars[e - 1].is_whitespace() {
+        e -= 1;
+    }
+    if s < e {
+        out.push(SentenceBounds { start: s, end: e });
+    }
+}
+
+fn split_line(chars: &[char], start: usize, end: usize, out: &mut Vec<SentenceBounds>) {
+    let mut sent_start = start;
+    let mut i = start;
+    while i < end {
+        if !TERMINALS.contains(&chars[i]) {
+            i += 1;
+            continue;
+        }
+        // The run of terminal punctuation and closing quotes/brackets after it.
+        let mut j = i;
+        while j < end && TERMINALS.contains(&chars[j]) {
+            j += 1;
+        }
+        let run_len = j - i;
+        while j < end && CLOSERS.contains(&chars[j]) {
+            j += 1;
+        }
+        if j >= end || !chars[j].is_whitespace() {
+            i = j.max(i + 1);
+            continue;
+        }
+        let mut k = j;
+        while k < end && chars[k].is_whitespace() {
+            k += 1;
+        }
+        if k >= end {
+            break; // only whitespace follows on this line
+        }
+        let next = chars[k];
+        let single_dot = run_len == 1 && chars[i] == '.';
+        let blocked = next.is_lowercase() || (single_dot && dot_is_not_an_ending(chars, start, i));
+        if !blocked {
+            push_trimmed(chars, sent_start, j, out);
+            sent_start = k;
+        }
+        i = k;
+    }
+    push_trimmed(chars, sent_start, end, out);
+}
+
+/// Whether the dot at `dot` belongs to the word before it (abbreviation, initial, ordinal).
+fn dot_is_not_an_ending(chars: &[char], line_start: usize, dot: usize) -> bool {
+    let mut w = dot;
+    while w > line_start
+        && !chars[w - 1].is_whitespace()
+        && !matches!(chars[w - 1], '(' | '„' | '"' | '“' | '/')
+    {
+        w -= 1;
+    }
+    let word: String = chars[w..dot].iter().collect::<String>().to_lowercase();
+    if word.is_empty() {
+        return false;
+    }
+    if ABBREVIATIONS.contains(&word.as_str()) {
+        return true;
+    }
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    // "H." in "Jerome H. Powell", "B." in "z. B.", "a." in "u. a.", dotted "z.B" and "U.S".
+    if letters == 1 && word.chars().count() == 1 {
+        return true;
+    }
+    if word.contains('.') && word.chars().all(|c| c.is_alphabetic() || c == '.') && word.len() <= 6
+    {
+        return true;
+    }
+    // Ordinals and day numbers: "23. Dezember", "3. Quartal"; years (four digits) end sentences.
+    word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(t: &str) -> Vec<String> {
+        let chars: Vec<char> = t.chars().collect();
+        split_sentences(t)
+            .iter()
+            .map(|b| chars[b.start..b.end].iter().collect())
+            .collect()
+    }
+
+    #[test]
+    fn abbreviations_dates_and_decimals_do_not_split() {
+        let t = "Der Umsatz stieg um 2,3 Mrd. Euro auf 10,1 Mio. Euro. Am 23. Dezember 2025 vergab Alibaba 2,28 Millionen Einheiten. Dr. Müller, z. B. bzw. ca. Nr. 5, sprach.";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Der Umsatz stieg um 2,3 Mrd. Euro auf 10,1 Mio. Euro.",
+                "Am 23. Dezember 2025 vergab Alibaba 2,28 Millionen Einheiten.",
+                "Dr. Müller, z. B. bzw. ca. Nr. 5, sprach.",
+            ]
+        );
+    }
+
+    #[test]
+    fn question_runs_ellipses_and_headlines() {
+        let t = "Alibaba-Aktie: Kaufen oder verkaufen?! Neue Analyse liefert die Antwort:\nLohnt sich ein Einstieg?\nHier weiterlesen...";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Alibaba-Aktie: Kaufen oder verkaufen?!",
+                "Neue Analyse liefert die Antwort:",
+                "Lohnt sich ein Einstieg?",
+                "Hier weiterlesen...",
+            ]
+        );
+    }
+
+    #[test]
+    fn years_end_sentences_and_quotes_close_them() {
+        let t = "Die Prognose gilt bis 2026. Danach folgt mehr. Er sagte: „Wir wachsen.“ Die Aktie stieg.\n\nApple Inc. meldete Zahlen. Die Allianz AG legte zu.";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Die Prognose gilt bis 2026.",
+                "Danach folgt mehr.",
+                "Er sagte: „Wir wachsen.“",
+                "Die Aktie stieg.",
+                "Apple Inc. meldete Zahlen.",
+                "Die Allianz AG legte zu.",
+            ]
+        );
+    }
+
+    #[test]
+    fn lowercase_after_a_dot_continues_and_digits_start_sentences() {
+        let t = "Die Aktie fiel um 3 Prozent... und erholte sich. 38 sprechen eine Kaufempfehlung aus. Kurs: 1.234,56 Euro.";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Die Aktie fiel um 3 Prozent... und erholte sich.",
+                "38 sprechen eine Kaufempfehlung aus.",
+                "Kurs: 1.234,56 Euro."
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_and_empty_texts() {
+        assert!(split_sentences("").is_empty());
+        assert!(split_sentences(" \n\n  \n").is_empty());
+        let b = split_sentences("  Nur ein Satz ohne Punkt  ");
+        assert_eq!(b, vec![SentenceBounds { start: 2, end: 25 }]);
+    }
+}
