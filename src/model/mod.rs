@@ -4,3 +4,5 @@
 pub mod base;
 pub mod e5s1;
 pub mod encoder;
+pub mod heads;
+pub mod tagger;

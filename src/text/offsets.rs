@@ -61,7 +61,7 @@ mod tests {
         assert_eq!(ix.len_chars(), 6);
         assert_eq!(ix.char_at_byte(0), 0);
         assert_eq!(ix.char_at_byte(2), 1); // after Ö (2 bytes)
-        assert_eq!(ix.byte_at_char(3), 4 + 3); // "Öl " = 4 bytes, then 💪
+        assert_eq!(ix.byte_at_char(3), 4); // "Öl " = 4 bytes, then 💪
         assert_eq!(ix.char_end_at_byte(8), 4); // inside/after 💪
         assert_eq!(ix.byte_at_char(6), t.len());
     }

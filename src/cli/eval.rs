@@ -1,0 +1,131 @@
+//! `fintag eval`: metrics of the model (or of --pred predictions) on labelled data.
+
+use super::{load_pipeline, ModelArgs};
+use clap::Args;
+use fintag::document::{Document, LabelledDocument};
+use fintag::formats::foreign::{import, ImportFormat};
+use fintag::formats::jsonl::read_predictions;
+use fintag::formats::report::{html_report, text_table};
+use fintag::metrics::evaluate;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Gold data: labelled JSONL, .ann, or any --gold-format
+    #[arg(required = true)]
+    pub gold: Vec<PathBuf>,
+    /// Format of the gold files (default: by extension, .ann or JSONL)
+    #[arg(long)]
+    pub gold_format: Option<ImportFormat>,
+    /// Score these predictions (ANNOTATION.md section 3 JSONL) instead of running the model
+    #[arg(long)]
+    pub pred: Option<PathBuf>,
+    /// Write the full report as JSON
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write an HTML report with heatmaps, curves and the worst errors
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Clickbait decision threshold
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Write the model's predictions here (JSONL)
+    #[arg(long)]
+    pub save_pred: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+pub fn read_gold(
+    paths: &[PathBuf],
+    format: Option<ImportFormat>,
+) -> anyhow::Result<Vec<LabelledDocument>> {
+    let mut docs = Vec::new();
+    for p in paths {
+        let fmt = format.unwrap_or_else(|| {
+            if p.extension().is_some_and(|e| e == "ann") {
+                ImportFormat::Ann
+            } else {
+                ImportFormat::Jsonl
+            }
+        });
+        let content =
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let r = import(fmt, &content, &p.display().to_string(), &HashMap::new());
+        for pr in &r.problems {
+            eprintln!("{pr}");
+        }
+        docs.extend(r.docs.into_iter().map(|(_, d)| d));
+    }
+    anyhow::ensure!(!docs.is_empty(), "no gold documents read");
+    Ok(docs)
+}
+
+pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
+    let gold = read_gold(&a.gold, a.gold_format)?;
+    let preds = match &a.pred {
+        Some(p) => {
+            let (preds, problems) = read_predictions(p)?;
+            for pr in &problems {
+                eprintln!("{pr}");
+            }
+            preds
+        }
+        None => {
+            let pipeline = load_pipeline(&a.model)?;
+            let bar = ProgressBar::new(gold.len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let mut preds = Vec::new();
+            for chunk in gold.chunks(16) {
+                let docs: Vec<Document> = chunk
+                    .iter()
+                    .map(|d| Document {
+                        id: d.id.clone(),
+                        text: d.text.clone(),
+                    })
+                    .collect();
+                for (d, r) in docs.iter().zip(pipeline.predict_batch(&docs)) {
+                    match r {
+                        Ok(p) => preds.push(p),
+                        Err(e) => bar.println(format!("fintag: {}: {e}", d.id)),
+                    }
+                }
+                bar.inc(chunk.len() as u64);
+            }
+            bar.finish_and_clear();
+            if let Some(path) = &a.save_pred {
+                let mut out = String::new();
+                for p in &preds {
+                    out.push_str(&serde_json::to_string(p)?);
+                    out.push('\n');
+                }
+                std::fs::write(path, out)?;
+            }
+            preds
+        }
+    };
+    let report = evaluate(&gold, &preds, a.threshold);
+    print!("{}", text_table(&report));
+    if let Some(p) = &a.json {
+        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
+    if let Some(p) = &a.html {
+        let title = a
+            .gold
+            .iter()
+            .map(|g| g.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        std::fs::write(p, html_report(&title, &report, 200))?;
+        eprintln!("report written to {}", p.display());
+    }
+    let _ = Path::new("");
+    Ok(0)
+}

@@ -1,0 +1,324 @@
+//! `fintag flag`: bulk clickbait flagging. Streams one record per document to --out (CSV or
+//! JSONL), flushed as it goes; --resume continues a killed run without losing or repeating
+//! documents; --shard I/N takes a deterministic share of the inputs.
+
+use super::{load_pipeline, ModelArgs};
+use clap::Args;
+use fintag::document::{Document, Prediction};
+use fintag::formats::input::{InputItem, InputStream, DEFAULT_MAX_BYTES};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashSet;
+use std::io::{BufRead, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct FlagArgs {
+    /// Files, directories (recursive), .jsonl corpora
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output file: .csv or .jsonl (one record per document)
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Clickbait probability at which a document is flagged
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+    /// Threads for the model (default: all cores)
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Documents per batch
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Continue a previous run: skip documents already in --out
+    #[arg(long)]
+    pub resume: bool,
+    /// Take only share I of N (0-based), e.g. 3/8, chosen by a hash of the document id
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// Largest input file (bytes)
+    #[arg(long, default_value_t = DEFAULT_MAX_BYTES)]
+    pub max_bytes: u64,
+    /// No progress bar
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let i: u64 = i.trim().parse().map_err(|_| "I must be a number")?;
+    let n: u64 = n.trim().parse().map_err(|_| "N must be a number")?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
+}
+
+/// FNV-1a: stable across runs, machines and Rust versions (unlike std's hasher).
+pub fn shard_of(key: &str, n: u64) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in key.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h % n
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Csv,
+    Jsonl,
+}
+
+fn kind_of(p: &Path) -> anyhow::Result<Kind> {
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("csv") => Ok(Kind::Csv),
+        Some("jsonl") | Some("ndjson") => Ok(Kind::Jsonl),
+        _ => anyhow::bail!("{}: --out must end in .csv or .jsonl", p.display()),
+    }
+}
+
+/// Reads the ids already written, cutting a partly written last line away first.
+fn done_ids(path: &Path, kind: Kind) -> anyhow::Result<HashSet<String>> {
+    let mut ids = HashSet::new();
+    if !path.exists() {
+        return Ok(ids);
+    }
+    let bytes = std::fs::read(path)?;
+    let complete = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    if complete < bytes.len() {
+        let f = std::fs::OpenOptions::new().write(true).open(path)?;
+        f.set_len(complete as u64)?;
+    }
+    let reader = std::io::BufReader::new(&bytes[..complete]);
+    match kind {
+        Kind::Jsonl => {
+            for line in reader.lines() {
+                let line = line?;
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let Some(id) = v.get("id").and_then(|x| x.as_str()) {
+                        ids.insert(id.to_string());
+                    }
+                }
+            }
+        }
+        Kind::Csv => {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .from_reader(reader);
+            for rec in r.records().flatten() {
+                if let Some(id) = rec.get(0) {
+                    ids.insert(id.to_string());
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
+struct Output {
+    file: std::fs::File,
+    kind: Kind,
+}
+
+impl Output {
+    /// One complete record per write, flushed, so a kill leaves at most one partial line.
+    fn write(
+        &mut self,
+        id: &str,
+        result: &Result<Prediction, String>,
+        threshold: f32,
+    ) -> anyhow::Result<bool> {
+        let (line, flagged) = match self.kind {
+            Kind::Jsonl => {
+                let v = match result {
+                    Ok(p) => {
+                        let promo: Vec<_> = p.spans.iter().filter(|s| s.label.is_promo()).map(|s| serde_json::json!({"start": s.start, "end": s.end, "score": s.score, "text": s.text})).collect();
+                        serde_json::json!({"id": id, "clickbait": p.clickbait, "flagged": p.clickbait >= threshold, "sentiment": p.sentiment, "promo": promo})
+                    }
+                    Err(e) => serde_json::json!({"id": id, "error": e}),
+                };
+                (
+                    serde_json::to_string(&v)? + "\n",
+                    matches!(result, Ok(p) if p.clickbait >= threshold),
+                )
+            }
+            Kind::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(Vec::new());
+                match result {
+                    Ok(p) => {
+                        let promo: Vec<String> = p
+                            .spans
+                            .iter()
+                            .filter(|s| s.label.is_promo())
+                            .map(|s| s.text.replace('\n', " "))
+                            .collect();
+                        w.write_record([
+                            id,
+                            &format!("{:.4}", p.clickbait),
+                            if p.clickbait >= threshold { "1" } else { "0" },
+                            p.sentiment.as_str(),
+                            &promo.len().to_string(),
+                            &promo.join(" | "),
+                            "",
+                        ])?;
+                    }
+                    Err(e) => w.write_record([id, "", "", "", "", "", e.as_str()])?,
+                }
+                (
+                    String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?,
+                    matches!(result, Ok(p) if p.clickbait >= threshold),
+                )
+            }
+        };
+        self.file.write_all(line.as_bytes())?;
+        self.file.flush()?;
+        Ok(flagged)
+    }
+}
+
+pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
+    let kind = kind_of(&a.out)?;
+    let exists_nonempty = std::fs::metadata(&a.out)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    if exists_nonempty && !a.resume {
+        anyhow::bail!(
+            "{} exists: pass --resume to continue that run, or choose another --out",
+            a.out.display()
+        );
+    }
+    if let Some(t) = a.threads {
+        tch::set_num_threads(t.max(1));
+    }
+    let done = if a.resume {
+        done_ids(&a.out, kind)?
+    } else {
+        HashSet::new()
+    };
+    let pipeline = load_pipeline(&a.model)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&a.out)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+    if kind == Kind::Csv && file.seek(std::io::SeekFrom::End(0))? == 0 {
+        file.write_all(b"id,clickbait,flagged,sentiment,promo_spans,promo_text,error\n")?;
+    }
+    let mut out = Output { file, kind };
+
+    // Reading and decoding run on their own thread, ahead of the model.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<InputItem>(a.batch * 4);
+    let inputs = a.inputs.clone();
+    let max_bytes = a.max_bytes;
+    let shard = a.shard;
+    let reader = std::thread::spawn(move || {
+        for item in InputStream::new(&inputs, max_bytes) {
+            let id = match &item {
+                Ok(d) => d.id.clone(),
+                Err((id, _)) => id.clone(),
+            };
+            if let Some((i, n)) = shard {
+                if shard_of(&id, n) != i {
+                    continue;
+                }
+            }
+            if tx.send(item).is_err() {
+                break;
+            }
+        }
+    });
+
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} docs  {per_sec}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let start = Instant::now();
+    let (mut total, mut flagged, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);
+    let mut batch: Vec<Document> = Vec::with_capacity(a.batch);
+    let run_batch = |batch: &mut Vec<Document>,
+                     out: &mut Output,
+                     flagged: &mut usize,
+                     errors: &mut usize|
+     -> anyhow::Result<()> {
+        for (d, r) in batch.iter().zip(pipeline.predict_batch(batch)) {
+            let r = r.map_err(|e| e.to_string());
+            if let Err(e) = &r {
+                *errors += 1;
+                bar.suspend(|| eprintln!("fintag: {}: {e}", d.id));
+            }
+            if out.write(&d.id, &r, a.threshold)? {
+                *flagged += 1;
+            }
+        }
+        bar.inc(batch.len() as u64);
+        bar.set_message(format!(
+            "{flagged} flagged, {errors} errors",
+            flagged = *flagged,
+            errors = *errors
+        ));
+        batch.clear();
+        Ok(())
+    };
+    for item in rx {
+        match item {
+            Ok(doc) => {
+                if done.contains(&doc.id) {
+                    skipped += 1;
+                    continue;
+                }
+                total += 1;
+                batch.push(doc);
+                if batch.len() >= a.batch {
+                    run_batch(&mut batch, &mut out, &mut flagged, &mut errors)?;
+                }
+            }
+            Err((id, e)) => {
+                if done.contains(&id) {
+                    skipped += 1;
+                    continue;
+                }
+                total += 1;
+                errors += 1;
+                bar.suspend(|| eprintln!("fintag: {id}: {e}"));
+                out.write(&id, &Err(e.to_string()), a.threshold)?;
+                bar.inc(1);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        run_batch(&mut batch, &mut out, &mut flagged, &mut errors)?;
+    }
+    let _ = reader.join();
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{total} documents, {flagged} flagged, {errors} errors{} in {secs:.1}s ({:.1} docs/s) → {}",
+        if skipped > 0 {
+            format!(", {skipped} already done")
+        } else {
+            String::new()
+        },
+        total as f64 / secs.max(1e-9),
+        a.out.display()
+    );
+    Ok(if errors > 0 {
+        2
+    } else if flagged > 0 {
+        0
+    } else {
+        1
+    })
+}

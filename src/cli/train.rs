@@ -1,0 +1,133 @@
+//! `fintag train`: fine-tunes on labelled JSONL with a progress bar.
+
+use clap::Args;
+use fintag::formats::jsonl::read_labelled;
+use fintag::train::{train, EpochSummary, TrainConfig, TrainObserver};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training data (labelled JSONL); may be given several times
+    #[arg(long, required = true)]
+    pub train: Vec<PathBuf>,
+    /// Development data for per-epoch evaluation and early stopping
+    #[arg(long)]
+    pub dev: PathBuf,
+    /// Output model directory
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Base model directory
+    #[arg(long, default_value = "models/base")]
+    pub base: PathBuf,
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+    /// Encoder layers to fine-tune (from the top); the rest stay frozen
+    #[arg(long, default_value_t = TrainConfig::default().tuned_layers)]
+    pub tuned_layers: usize,
+    #[arg(long, default_value_t = TrainConfig::default().encoder_lr)]
+    pub lr: f64,
+    #[arg(long, default_value_t = TrainConfig::default().head_lr)]
+    pub head_lr: f64,
+    #[arg(long, default_value_t = TrainConfig::default().docs_per_step)]
+    pub docs_per_step: usize,
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
+    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    pub patience: usize,
+    /// Stop after this many optimiser steps (0 = none)
+    #[arg(long, default_value_t = 0)]
+    pub max_steps: usize,
+    /// libtorch threads (default: all cores)
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+struct Bar {
+    bar: ProgressBar,
+}
+
+impl TrainObserver for Bar {
+    fn started(&mut self, total: usize, train: usize, dev: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.println(format!(
+            "training on {train} documents, {dev} dev documents, {total} steps"
+        ));
+    }
+    fn step(&mut self, epoch: usize, _step: usize, loss: f64) {
+        self.bar
+            .set_message(format!("epoch {epoch} loss {loss:.4}"));
+        self.bar.inc(1);
+    }
+    fn epoch(&mut self, s: &EpochSummary) {
+        self.bar.println(format!(
+            "epoch {:>2}  loss {:.4}  dev: entity F1 {:.3}  PROMO char F1 {:.3}  sentence F1 {:.3}  document F1 {:.3}  clickbait AUC {:.3}  score {:.4}{}  ({:.0}s)",
+            s.epoch, s.train_loss, s.entity_f1, s.promo_char_f1, s.sentence_macro_f1, s.document_macro_f1, s.clickbait_auc, s.dev_score, if s.best { " *" } else { "" }, s.seconds
+        ));
+    }
+    fn message(&mut self, text: &str) {
+        self.bar.println(text);
+    }
+}
+
+pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
+    if let Some(t) = a.threads {
+        tch::set_num_threads(t);
+    }
+    let mut train_docs = Vec::new();
+    for p in &a.train {
+        let r = read_labelled(p)?;
+        for pr in &r.problems {
+            eprintln!("{pr}");
+        }
+        anyhow::ensure!(
+            r.problems.is_empty(),
+            "{}: fix the problems above (fintag data check)",
+            p.display()
+        );
+        train_docs.extend(r.docs.into_iter().map(|(_, d)| d));
+    }
+    let dev = read_labelled(&a.dev)?;
+    anyhow::ensure!(
+        dev.problems.is_empty(),
+        "{}: {} problems (fintag data check)",
+        a.dev.display(),
+        dev.problems.len()
+    );
+    let dev_docs: Vec<_> = dev.docs.into_iter().map(|(_, d)| d).collect();
+    let cfg = TrainConfig {
+        name: a
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fintag".into()),
+        epochs: a.epochs,
+        tuned_layers: a.tuned_layers,
+        encoder_lr: a.lr,
+        head_lr: a.head_lr,
+        docs_per_step: a.docs_per_step,
+        seed: a.seed,
+        patience: a.patience,
+        max_steps: a.max_steps,
+        ..TrainConfig::default()
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut obs = Bar { bar };
+    let outcome = train(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
+    obs.bar.finish_and_clear();
+    eprintln!(
+        "best epoch {} (dev score {:.4}); {:.0}s in all ({:.0}s caching frozen layers); model in {}",
+        outcome.best_epoch,
+        outcome.best_dev_score,
+        outcome.seconds,
+        outcome.cache_seconds,
+        a.out.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,363 @@
+//! Stage 4: model outputs to scored spans with code-point offsets.
+//!
+//! Entities: BIO tags per token → spans, repaired (an I after O starts a span), widened to
+//! whole words, trimmed of quotes, brackets and other edge punctuation. PROMO: per-sentence
+//! decision — mostly promotional sentences become one whole-sentence span, otherwise runs
+//! of promotional tokens become clause spans that stop before the final punctuation.
+
+use crate::document::{Prediction, ScoredSentence, ScoredSpan, SentimentScores};
+use crate::labels::{EntityLabel, Sentiment, SpanLabel};
+use crate::model::heads::HeadOutputs;
+use crate::model::tagger::PreparedDoc;
+
+/// Thresholds of the decoder.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct DecodeConfig {
+    /// A token is promotional above this probability (B + I).
+    pub promo_threshold: f32,
+    /// Share of a sentence's tokens that makes the whole sentence one PROMO span.
+    pub whole_sentence_share: f32,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig {
+            promo_threshold: 0.5,
+            whole_sentence_share: 0.6,
+        }
+    }
+}
+
+/// Plain numbers copied out of the head tensors.
+pub struct HeadProbs {
+    pub entity: Vec<Vec<f32>>,
+    pub promo: Vec<f32>,
+    pub sentence: Vec<Vec<f32>>,
+    pub document: Vec<f32>,
+    pub clickbait: f32,
+}
+
+fn rows(t: &tch::Tensor) -> Vec<Vec<f32>> {
+    let size = t.size();
+    if size.len() != 2 || size[0] == 0 {
+        return Vec::new();
+    }
+    let flat: Vec<f32> = Vec::<f32>::try_from(t.contiguous().view([-1])).unwrap_or_default();
+    flat.chunks(size[1] as usize).map(|c| c.to_vec()).collect()
+}
+
+impl HeadProbs {
+    pub fn from_outputs(o: &HeadOutputs) -> Self {
+        let entity = rows(&o.entity_logits.softmax(-1, tch::Kind::Float));
+        let promo_p = rows(&o.promo_logits.softmax(-1, tch::Kind::Float));
+        let promo = promo_p.iter().map(|p| p[1] + p[2]).collect();
+        let sentence = rows(&o.sentence_logits.softmax(-1, tch::Kind::Float));
+        let document = Vec::<f32>::try_from(o.document_logits.softmax(-1, tch::Kind::Float))
+            .unwrap_or_default();
+        let clickbait = o.clickbait_logit.sigmoid().double_value(&[]) as f32;
+        HeadProbs {
+            entity,
+            promo,
+            sentence,
+            document,
+            clickbait,
+        }
+    }
+}
+
+fn argmax(v: &[f32]) -> (usize, f32) {
+    v.iter().copied().enumerate().fold(
+        (0, f32::MIN),
+        |best, (i, x)| if x > best.1 { (i, x) } else { best },
+    )
+}
+
+/// Characters that never stand at the edge of an entity span.
+fn edge_trim(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '„' | '“'
+                | '”'
+                | '"'
+                | '\''
+                | '‚'
+                | '‘'
+                | '’'
+                | '«'
+                | '»'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | ','
+                | ';'
+                | ':'
+                | '!'
+                | '?'
+                | '$'
+                | '#'
+                | '*'
+                | '…'
+        )
+        || is_symbol_emoji(c)
+}
+
+fn is_symbol_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D)
+}
+
+fn word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Widens [s, e) to whole words and trims edge punctuation.
+fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
+    while s > 0 && s < chars.len() && word_char(chars[s]) && word_char(chars[s - 1]) {
+        s -= 1;
+    }
+    while e < chars.len() && e > 0 && word_char(chars[e - 1]) && word_char(chars[e]) {
+        e += 1;
+    }
+    while s < e && edge_trim(chars[s]) {
+        s += 1;
+    }
+    while e > s
+        && (edge_trim(chars[e - 1])
+            || (chars[e - 1] == '.'
+                && e - s > 1
+                && !chars[s..e - 1].contains(&'.')
+                && !abbreviation_dot(chars, s, e)))
+    {
+        e -= 1;
+    }
+    (s < e).then_some((s, e))
+}
+
+/// Whether a trailing dot belongs to the span ("Mrd.", "Inc.", "Co.").
+fn abbreviation_dot(chars: &[char], s: usize, e: usize) -> bool {
+    let mut w = e - 1;
+    while w > s && word_char(chars[w - 1]) {
+        w -= 1;
+    }
+    let word: String = chars[w..e - 1].iter().collect::<String>().to_lowercase();
+    matches!(
+        word.as_str(),
+        "inc" | "co" | "corp" | "ltd" | "mrd" | "mio" | "bio" | "tsd" | "st"
+    )
+}
+
+/// Entity spans from BIO probabilities.
+pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>]) -> Vec<ScoredSpan> {
+    let mut spans = Vec::new();
+    let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
+    let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>,
+                 spans: &mut Vec<ScoredSpan>| {
+        if let Some((label, a, b, scores)) = cur {
+            let toks = &doc.encoding.tokens;
+            if let Some((s, e)) = snap_entity(chars, toks[a].start, toks[b].end) {
+                let score = scores.iter().sum::<f32>() / scores.len().max(1) as f32;
+                spans.push(ScoredSpan {
+                    start: s,
+                    end: e,
+                    label: SpanLabel::Entity(label),
+                    score,
+                    text: chars[s..e].iter().collect(),
+                });
+            }
+        }
+    };
+    for (t, p) in probs.iter().enumerate() {
+        let (tag, score) = argmax(p);
+        let tok = doc.encoding.tokens[t];
+        match EntityLabel::from_tag(tag) {
+            None => {
+                flush(current.take(), &mut spans);
+            }
+            Some((label, begin)) => {
+                // A token that is only the SentencePiece space marker continues nothing.
+                let continues = matches!(&current, Some((l, _, _, _)) if *l == label) && !begin;
+                // A new word that starts inside the same label without B still continues.
+                if continues {
+                    if let Some(c) = current.as_mut() {
+                        c.2 = t;
+                        c.3.push(score);
+                    }
+                } else {
+                    flush(current.take(), &mut spans);
+                    if tok.end > tok.start || begin {
+                        current = Some((label, t, t, vec![score]));
+                    }
+                }
+            }
+        }
+    }
+    flush(current.take(), &mut spans);
+    // Word snapping can make neighbours touch or overlap: keep the better-scored one.
+    spans.sort_by_key(|s| (s.start, s.end));
+    let mut out: Vec<ScoredSpan> = Vec::new();
+    for s in spans {
+        if let Some(last) = out.last_mut() {
+            if s.start < last.end {
+                if s.score > last.score {
+                    *last = s;
+                }
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// PROMO spans, decided per sentence.
+pub fn decode_promo(
+    chars: &[char],
+    doc: &PreparedDoc,
+    promo: &[f32],
+    cfg: &DecodeConfig,
+) -> Vec<ScoredSpan> {
+    let mut out = Vec::new();
+    for (si, sent) in doc.sentences.iter().enumerate() {
+        let toks = &doc.sentence_tokens[si];
+        let content: Vec<usize> = toks
+            .iter()
+            .copied()
+            .filter(|&t| doc.encoding.tokens[t].end > doc.encoding.tokens[t].start)
+            .collect();
+        if content.is_empty() {
+            continue;
+        }
+        let hot: Vec<bool> = content
+            .iter()
+            .map(|&t| promo[t] > cfg.promo_threshold)
+            .collect();
+        let share = hot.iter().filter(|h| **h).count() as f32 / content.len() as f32;
+        if share == 0.0 {
+            continue;
+        }
+        if share >= cfg.whole_sentence_share {
+            let (mut s, mut e) = (sent.start, sent.end);
+            while s < e && (chars[s].is_whitespace() || is_symbol_emoji(chars[s])) {
+                s += 1;
+            }
+            while e > s && (chars[e - 1].is_whitespace() || is_symbol_emoji(chars[e - 1])) {
+                e -= 1;
+            }
+            if s < e {
+                let score = content.iter().map(|&t| promo[t]).sum::<f32>() / content.len() as f32;
+                out.push(ScoredSpan {
+                    start: s,
+                    end: e,
+                    label: SpanLabel::Promo,
+                    score,
+                    text: chars[s..e].iter().collect(),
+                });
+            }
+            continue;
+        }
+        // Clause spans: runs of promotional tokens.
+        let mut i = 0;
+        while i < content.len() {
+            if !hot[i] {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < content.len() && hot[j] {
+                j += 1;
+            }
+            let ts = &doc.encoding.tokens;
+            let (mut s, mut e) = (
+                ts[content[i]].start.max(sent.start),
+                ts[content[j - 1]].end.min(sent.end),
+            );
+            while s > sent.start && word_char(chars[s]) && word_char(chars[s - 1]) {
+                s -= 1;
+            }
+            while e < sent.end && word_char(chars[e - 1]) && word_char(chars[e]) {
+                e += 1;
+            }
+            while s < e
+                && (chars[s].is_whitespace()
+                    || is_symbol_emoji(chars[s])
+                    || matches!(chars[s], ',' | ';' | ':' | '–' | '-'))
+            {
+                s += 1;
+            }
+            while e > s
+                && (chars[e - 1].is_whitespace()
+                    || is_symbol_emoji(chars[e - 1])
+                    || matches!(chars[e - 1], ',' | ';' | ':' | '–' | '-' | '.' | '!' | '?'))
+            {
+                e -= 1;
+            }
+            if e > s + 1 {
+                let score = content[i..j].iter().map(|&t| promo[t]).sum::<f32>() / (j - i) as f32;
+                out.push(ScoredSpan {
+                    start: s,
+                    end: e,
+                    label: SpanLabel::Promo,
+                    score,
+                    text: chars[s..e].iter().collect(),
+                });
+            }
+            i = j;
+        }
+    }
+    out
+}
+
+/// The full prediction for one document.
+pub fn decode(
+    id: &str,
+    text: &str,
+    doc: &PreparedDoc,
+    probs: &HeadProbs,
+    cfg: &DecodeConfig,
+) -> Prediction {
+    let chars: Vec<char> = text.chars().collect();
+    let mut spans = decode_entities(&chars, doc, &probs.entity);
+    spans.extend(decode_promo(&chars, doc, &probs.promo, cfg));
+    spans.sort_by(|a, b| {
+        (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end))
+    });
+    let sentences = doc
+        .sentences
+        .iter()
+        .zip(&probs.sentence)
+        .map(|(s, p)| {
+            let (i, score) = argmax(p);
+            ScoredSentence {
+                start: s.start,
+                end: s.end,
+                sentiment: Sentiment::from_index(i),
+                score,
+            }
+        })
+        .collect();
+    let (di, _) = argmax(&probs.document);
+    Prediction {
+        id: id.to_string(),
+        sentiment: Sentiment::from_index(di),
+        sentiment_scores: SentimentScores::from_probs(&probs.document),
+        clickbait: probs.clickbait,
+        sentences,
+        spans,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn snapping_widens_to_words_and_trims_quotes() {
+        let c: Vec<char> = "die „Agent OS“ und Nvidias Chips, $RHM.".chars().collect();
+        // "„Agent OS“" → "Agent OS"
+        assert_eq!(snap_entity(&c, 4, 14), Some((5, 13)));
+        // "Nvidia" inside "Nvidias" widens to the word
+        assert_eq!(snap_entity(&c, 19, 25), Some((19, 26)));
+        // "$RHM." → "RHM"
+        assert_eq!(snap_entity(&c, 34, 39), Some((35, 38)));
+    }
+}

@@ -1,0 +1,82 @@
+//! Task heads on top of the encoder's token states: entity BIO tags, PROMO BIO tags,
+//! pooled sentence sentiment, and document sentiment + clickbait.
+
+use crate::labels::EntityLabel;
+use tch::{nn, nn::Module, Kind, Tensor};
+
+pub const PROMO_TAGS: i64 = 3; // O, B-PROMO, I-PROMO
+pub const SENTIMENTS: i64 = 3; // positive, negative, neutral (labels::Sentiment order)
+
+pub struct Heads {
+    entity: nn::Linear,
+    promo: nn::Linear,
+    sentence_proj: nn::Linear,
+    sentence_out: nn::Linear,
+    document_proj: nn::Linear,
+    document_out: nn::Linear,
+    dropout: f64,
+}
+
+/// Raw outputs for one document.
+pub struct HeadOutputs {
+    /// [tokens, 17]
+    pub entity_logits: Tensor,
+    /// [tokens, 3]
+    pub promo_logits: Tensor,
+    /// [sentences, 3]
+    pub sentence_logits: Tensor,
+    /// [3] document sentiment
+    pub document_logits: Tensor,
+    /// [] clickbait logit
+    pub clickbait_logit: Tensor,
+}
+
+impl Heads {
+    pub fn new(p: &nn::Path, hidden: i64, dropout: f64) -> Self {
+        let p = p / "heads";
+        let c = nn::LinearConfig::default();
+        Heads {
+            entity: nn::linear(&p / "entity", hidden, EntityLabel::NUM_BIO_TAGS as i64, c),
+            promo: nn::linear(&p / "promo", hidden, PROMO_TAGS, c),
+            sentence_proj: nn::linear(&p / "sentence_proj", hidden, hidden, c),
+            sentence_out: nn::linear(&p / "sentence_out", hidden, SENTIMENTS, c),
+            document_proj: nn::linear(&p / "document_proj", 2 * hidden, hidden, c),
+            document_out: nn::linear(&p / "document_out", hidden, SENTIMENTS + 1, c),
+            dropout,
+        }
+    }
+
+    /// `tokens`: [n, hidden] merged token states of one document; `pooling`: [sentences, n]
+    /// row-normalised sentence membership.
+    pub fn forward(&self, tokens: &Tensor, pooling: &Tensor, train: bool) -> HeadOutputs {
+        let x = tokens.dropout(self.dropout, train);
+        let entity_logits = x.apply(&self.entity);
+        let promo_logits = x.apply(&self.promo);
+        let sentences = pooling.matmul(tokens);
+        let sentence_logits = self
+            .sentence_proj
+            .forward(&sentences.dropout(self.dropout, train))
+            .tanh()
+            .apply(&self.sentence_out);
+        let n_sent = sentences.size()[0];
+        let mean = if n_sent > 0 {
+            sentences.mean_dim(Some(&[0i64][..]), false, Kind::Float)
+        } else {
+            tokens.mean_dim(Some(&[0i64][..]), false, Kind::Float)
+        };
+        let max = tokens.amax(&[0i64][..], false);
+        let doc = Tensor::cat(&[mean, max], 0).dropout(self.dropout, train);
+        let d = self
+            .document_proj
+            .forward(&doc)
+            .tanh()
+            .apply(&self.document_out);
+        HeadOutputs {
+            entity_logits,
+            promo_logits,
+            sentence_logits,
+            document_logits: d.narrow(0, 0, SENTIMENTS),
+            clickbait_logit: d.get(SENTIMENTS),
+        }
+    }
+}

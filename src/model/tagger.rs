@@ -1,0 +1,459 @@
+//! The fintag model: a frozen base encoder (models/base), its top layers fine-tuned, and the
+//! task heads (models/fintag-de). One forward pass per window, windows merged per token.
+
+use super::base::{write_json, BaseModelDir};
+use super::encoder::Encoder;
+use super::heads::{HeadOutputs, Heads};
+use crate::encode::{make_windows, token_owners, Encoding, TextTokenizer, Window, WindowConfig};
+use crate::error::{FintagError, Result};
+use crate::text::SentenceBounds;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{nn, Device, Kind, Tensor};
+
+pub const WEIGHTS_FILE: &str = "weights.ot";
+pub const CONFIG_FILE: &str = "config.json";
+
+/// config.json of a fintag model directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaggerConfig {
+    pub name: String,
+    /// SHA-256 of the E5S1 file the base encoder was converted from.
+    pub base_sha256: String,
+    /// How many of the encoder's top layers this directory replaces.
+    pub tuned_layers: usize,
+    pub max_tokens: usize,
+    pub overlap: usize,
+    pub dropout: f64,
+    /// Entity labels in BIO-tag order (tag 1 + 2i = B-label i, 2 + 2i = I-label i).
+    pub entity_labels: Vec<String>,
+    pub promo_tags: Vec<String>,
+    pub sentiments: Vec<String>,
+    /// Storage type of weights.ot.
+    pub weights_dtype: String,
+}
+
+impl TaggerConfig {
+    pub fn new(name: &str, base_sha256: &str, tuned_layers: usize) -> Self {
+        TaggerConfig {
+            name: name.to_string(),
+            base_sha256: base_sha256.to_string(),
+            tuned_layers,
+            max_tokens: WindowConfig::default().max_tokens,
+            overlap: WindowConfig::default().overlap,
+            dropout: 0.1,
+            entity_labels: crate::labels::EntityLabel::ALL
+                .iter()
+                .map(|l| l.as_str().to_string())
+                .collect(),
+            promo_tags: vec!["O".into(), "B-PROMO".into(), "I-PROMO".into()],
+            sentiments: crate::labels::Sentiment::ALL
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+            weights_dtype: "float16".into(),
+        }
+    }
+    pub fn windows(&self) -> WindowConfig {
+        WindowConfig {
+            max_tokens: self.max_tokens,
+            overlap: self.overlap,
+        }
+    }
+    fn check_label_maps(&self, dir: &Path) -> Result<()> {
+        let fresh = TaggerConfig::new("", "", 0);
+        if self.entity_labels != fresh.entity_labels
+            || self.promo_tags != fresh.promo_tags
+            || self.sentiments != fresh.sentiments
+        {
+            return Err(FintagError::Model {
+                dir: dir.to_path_buf(),
+                message: "label maps differ from this fintag version's labels".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A document made ready for the model: tokens, windows and sentence membership.
+#[derive(Debug, Clone)]
+pub struct PreparedDoc {
+    pub encoding: Encoding,
+    pub windows: Vec<Window>,
+    /// For each token, the window whose output it takes.
+    pub owners: Vec<usize>,
+    pub sentences: Vec<SentenceBounds>,
+    /// For each sentence, the token indices it covers.
+    pub sentence_tokens: Vec<Vec<usize>>,
+}
+
+impl PreparedDoc {
+    /// Row-normalised [sentences, tokens] membership matrix for mean pooling.
+    pub fn pooling_matrix(&self) -> Tensor {
+        let n = self.encoding.tokens.len();
+        let s = self.sentences.len();
+        let mut m = vec![0f32; s * n];
+        for (i, toks) in self.sentence_tokens.iter().enumerate() {
+            let w = 1.0 / toks.len().max(1) as f32;
+            for &t in toks {
+                m[i * n + t] = w;
+            }
+        }
+        Tensor::of_slice(&m).view([s as i64, n as i64])
+    }
+}
+
+pub struct Tagger {
+    pub config: TaggerConfig,
+    pub base: BaseModelDir,
+    pub tokenizer: TextTokenizer,
+    pub encoder: Encoder,
+    pub heads: Heads,
+    pub base_vs: nn::VarStore,
+    pub tuned_vs: nn::VarStore,
+}
+
+impl Tagger {
+    /// Builds the model structure: layers below the tuned ones come from the base var store.
+    fn build(config: TaggerConfig, base: BaseModelDir) -> Result<Self> {
+        let base_vs = nn::VarStore::new(Device::Cpu);
+        let tuned_vs = nn::VarStore::new(Device::Cpu);
+        let cfg = &base.config;
+        let layers = cfg.num_hidden_layers as usize;
+        if config.tuned_layers > layers {
+            return Err(FintagError::Invalid(format!(
+                "tuned_layers {} exceeds the encoder's {layers} layers",
+                config.tuned_layers
+            )));
+        }
+        let split = layers - config.tuned_layers;
+        let embeddings = super::encoder::Embeddings::new(&base_vs.root(), cfg);
+        let layer_objs = (0..layers)
+            .map(|i| {
+                let root = if i < split {
+                    base_vs.root()
+                } else {
+                    tuned_vs.root()
+                };
+                super::encoder::EncoderLayer::new(&(root / "encoder" / "layer" / i), cfg)
+            })
+            .collect();
+        let heads = Heads::new(
+            &tuned_vs.root().set_group(1),
+            cfg.hidden_size,
+            config.dropout,
+        );
+        let tokenizer = TextTokenizer::from_file(&base.tokenizer_path())?;
+        Ok(Tagger {
+            config,
+            base,
+            tokenizer,
+            encoder: Encoder {
+                embeddings,
+                layers: layer_objs,
+            },
+            heads,
+            base_vs,
+            tuned_vs,
+        })
+    }
+
+    /// A fresh model for training: tuned layers start from the base weights, heads random.
+    pub fn fresh(name: &str, base_dir: &Path, tuned_layers: usize, seed: i64) -> Result<Self> {
+        tch::manual_seed(seed);
+        let base = BaseModelDir::open(base_dir)?;
+        let config = TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers);
+        let mut t = Self::build(config, base)?;
+        let enc = t.base.encoder_path();
+        let missing = t
+            .base_vs
+            .load_partial(&enc)
+            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
+        if !missing.is_empty() {
+            return Err(FintagError::BaseModel(format!(
+                "{} lacks {}",
+                enc.display(),
+                missing.join(", ")
+            )));
+        }
+        t.tuned_vs
+            .load_partial(&enc)
+            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
+        t.base_vs.freeze();
+        Ok(t)
+    }
+
+    /// Loads a trained model directory on top of the base model directory.
+    pub fn load(model_dir: &Path, base_dir: &Path) -> Result<Self> {
+        let err = |message: String| FintagError::Model {
+            dir: model_dir.to_path_buf(),
+            message,
+        };
+        let cfg_path = model_dir.join(CONFIG_FILE);
+        if !cfg_path.is_file() {
+            return Err(err(format!("no {CONFIG_FILE} (not a fintag model directory; train one with `fintag train` or pass --model)")));
+        }
+        let raw = std::fs::read_to_string(&cfg_path).map_err(|e| FintagError::io(&cfg_path, e))?;
+        let config: TaggerConfig =
+            serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
+        config.check_label_maps(model_dir)?;
+        let base = BaseModelDir::open(base_dir)?;
+        if base.manifest.source_sha256 != config.base_sha256 {
+            return Err(err(format!(
+                "was trained on base model {} but {} holds {}; run `make setup` or pass the matching --base",
+                config.base_sha256,
+                base_dir.display(),
+                base.manifest.source_sha256
+            )));
+        }
+        let mut t = Self::build(config, base)?;
+        let enc = t.base.encoder_path();
+        let missing = t
+            .base_vs
+            .load_partial(&enc)
+            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
+        if !missing.is_empty() {
+            return Err(FintagError::BaseModel(format!(
+                "{} lacks {}",
+                enc.display(),
+                missing.join(", ")
+            )));
+        }
+        let weights = model_dir.join(WEIGHTS_FILE);
+        if !weights.is_file() {
+            return Err(err(format!("{WEIGHTS_FILE} is missing")));
+        }
+        let stored = Tensor::load_multi(&weights)
+            .map_err(|e| err(format!("{WEIGHTS_FILE} is unreadable: {e}")))?;
+        let stored: std::collections::HashMap<String, Tensor> = stored.into_iter().collect();
+        let mut vars = t.tuned_vs.variables();
+        for (name, var) in vars.iter_mut() {
+            let src = stored
+                .get(name)
+                .ok_or_else(|| err(format!("{WEIGHTS_FILE} lacks tensor {name}")))?;
+            if src.size() != var.size() {
+                return Err(err(format!(
+                    "tensor {name} has shape {:?}, the model needs {:?}",
+                    src.size(),
+                    var.size()
+                )));
+            }
+            tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))?;
+        }
+        t.base_vs.freeze();
+        t.tuned_vs.freeze();
+        Ok(t)
+    }
+
+    /// Writes config.json and weights.ot (tuned layers + heads, float16). The in-memory
+    /// weights are rounded the same way, so a reloaded model gives identical outputs.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| FintagError::io(dir, e))?;
+        let mut named: Vec<(String, Tensor)> = Vec::new();
+        let mut vars: Vec<(String, Tensor)> = self.tuned_vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, mut var) in vars {
+            let half = var.to_kind(Kind::Half);
+            tch::no_grad(|| var.f_copy_(&half.to_kind(Kind::Float)))?;
+            named.push((name, half));
+        }
+        let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
+        Tensor::save_multi(&named, &tmp)?;
+        std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| FintagError::io(dir, e))?;
+        write_json(&dir.join(CONFIG_FILE), &self.config)
+    }
+
+    pub fn split_layer(&self) -> usize {
+        self.encoder.layers.len() - self.config.tuned_layers
+    }
+
+    /// Tokens, windows and sentence membership for a text and its sentences.
+    pub fn prepare(&self, text: &str, sentences: Vec<SentenceBounds>) -> Result<PreparedDoc> {
+        let encoding = self.tokenizer.encode(text)?;
+        let windows = make_windows(&encoding, &self.tokenizer, self.config.windows());
+        let ranges: Vec<(usize, usize)> = windows.iter().map(|w| (w.start, w.end)).collect();
+        let owners = token_owners(&ranges, encoding.tokens.len());
+        let mut sentence_tokens = vec![Vec::new(); sentences.len()];
+        let mut si = 0;
+        for (ti, tok) in encoding.tokens.iter().enumerate() {
+            while si < sentences.len() && sentences[si].end <= tok.start {
+                si += 1;
+            }
+            // A token belongs to every sentence it overlaps (normally one).
+            let mut sj = si;
+            while sj < sentences.len() && sentences[sj].start < tok.end.max(tok.start + 1) {
+                if sentences[sj].end > tok.start {
+                    sentence_tokens[sj].push(ti);
+                }
+                sj += 1;
+            }
+        }
+        Ok(PreparedDoc {
+            encoding,
+            windows,
+            owners,
+            sentences,
+            sentence_tokens,
+        })
+    }
+
+    /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is
+    /// the hidden state entering layer `from` ([windows, seq, hidden]); None embeds the ids.
+    pub fn run_windows(
+        &self,
+        windows: &[&Window],
+        input: Option<&Tensor>,
+        from: usize,
+        to: usize,
+        train: bool,
+    ) -> (Tensor, Tensor) {
+        let seq = windows.iter().map(|w| w.ids.len()).max().unwrap_or(2);
+        let mut ids = Vec::with_capacity(windows.len() * seq);
+        let mut mask = Vec::with_capacity(windows.len() * seq);
+        for w in windows {
+            ids.extend(w.ids.iter().copied());
+            mask.extend(std::iter::repeat(1i64).take(w.ids.len()));
+            ids.extend(std::iter::repeat(self.tokenizer.pad_id).take(seq - w.ids.len()));
+            mask.extend(std::iter::repeat(0i64).take(seq - w.ids.len()));
+        }
+        let shape = [windows.len() as i64, seq as i64];
+        let mask = Tensor::of_slice(&mask).view(shape);
+        let x = match input {
+            Some(h) => h.shallow_clone(),
+            None => self
+                .encoder
+                .embeddings
+                .forward(&Tensor::of_slice(&ids).view(shape)),
+        };
+        (self.encoder.run_layers(x, &mask, from, to, train), mask)
+    }
+
+    /// Merges window outputs [windows, seq, hidden] of one document into [tokens, hidden].
+    pub fn merge(&self, doc: &PreparedDoc, hidden: &Tensor) -> Tensor {
+        let mut parts = Vec::new();
+        let mut t = 0;
+        let n = doc.owners.len();
+        while t < n {
+            let w = doc.owners[t];
+            let mut e = t;
+            while e < n && doc.owners[e] == w {
+                e += 1;
+            }
+            let offset = 1 + (t - doc.windows[w].start) as i64; // +1 skips <s>
+            parts.push(hidden.get(w as i64).narrow(0, offset, (e - t) as i64));
+            t = e;
+        }
+        if parts.is_empty() {
+            return Tensor::zeros(
+                &[0, self.base.config.hidden_size],
+                (Kind::Float, Device::Cpu),
+            );
+        }
+        Tensor::cat(&parts, 0)
+    }
+
+    /// Heads for one document from its window outputs.
+    pub fn heads_for(&self, doc: &PreparedDoc, hidden: &Tensor, train: bool) -> HeadOutputs {
+        let merged = self.merge(doc, hidden);
+        self.heads.forward(&merged, &doc.pooling_matrix(), train)
+    }
+
+    /// Inference for several documents at once: windows of all documents are sorted by
+    /// length and run in batches of at most `batch_tokens` padded tokens.
+    pub fn infer(&self, docs: &[PreparedDoc], batch_tokens: usize) -> Vec<HeadOutputs> {
+        tch::no_grad(|| {
+            let mut all: Vec<(usize, usize)> = Vec::new(); // (doc, window)
+            for (d, doc) in docs.iter().enumerate() {
+                for w in 0..doc.windows.len() {
+                    all.push((d, w));
+                }
+            }
+            all.sort_by_key(|&(d, w)| docs[d].windows[w].ids.len());
+            let layers = self.encoder.layers.len();
+            let mut per_window: Vec<Vec<Option<Tensor>>> = docs
+                .iter()
+                .map(|d| (0..d.windows.len()).map(|_| None).collect())
+                .collect();
+            let mut i = 0;
+            while i < all.len() {
+                let mut j = i;
+                let mut longest = 0;
+                while j < all.len() {
+                    let len = docs[all[j].0].windows[all[j].1].ids.len();
+                    if j > i && len.max(longest) * (j - i + 1) > batch_tokens {
+                        break;
+                    }
+                    longest = longest.max(len);
+                    j += 1;
+                }
+                let batch: Vec<&Window> = all[i..j]
+                    .iter()
+                    .map(|&(d, w)| &docs[d].windows[w])
+                    .collect();
+                let (hidden, _) = self.run_windows(&batch, None, 0, layers, false);
+                for (k, &(d, w)) in all[i..j].iter().enumerate() {
+                    per_window[d][w] = Some(hidden.get(k as i64));
+                }
+                i = j;
+            }
+            docs.iter()
+                .zip(per_window)
+                .map(|(doc, wins)| {
+                    let seq = doc.windows.iter().map(|w| w.ids.len()).max().unwrap_or(2) as i64;
+                    let padded: Vec<Tensor> = wins
+                        .into_iter()
+                        .map(|t| {
+                            let t = t.unwrap_or_else(|| {
+                                Tensor::zeros(
+                                    &[seq, self.base.config.hidden_size],
+                                    (Kind::Float, Device::Cpu),
+                                )
+                            });
+                            let len = t.size()[0];
+                            if len >= seq {
+                                t.narrow(0, 0, seq)
+                            } else {
+                                t.constant_pad_nd(&[0, 0, 0, seq - len])
+                            }
+                        })
+                        .collect();
+                    let hidden = Tensor::stack(&padded, 0);
+                    self.heads_for(doc, &hidden, false)
+                })
+                .collect()
+        })
+    }
+}
+
+/// Where to look for models when no flag says: $FINTAG_MODEL, then `models/fintag-de`
+/// beside the executable's checkout, then under the working directory.
+pub fn default_model_dir() -> PathBuf {
+    if let Ok(p) = std::env::var("FINTAG_MODEL") {
+        return PathBuf::from(p);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(root) = exe
+            .parent()
+            .and_then(|p| p.parent())
+            .and_then(|p| p.parent())
+        {
+            let cand = root.join("models/fintag-de");
+            if cand.is_dir() {
+                return cand;
+            }
+        }
+    }
+    PathBuf::from("models/fintag-de")
+}
+
+/// The base model directory that goes with a model directory: $FINTAG_BASE, else its
+/// sibling `base`.
+pub fn default_base_dir(model_dir: &Path) -> PathBuf {
+    if let Ok(p) = std::env::var("FINTAG_BASE") {
+        return PathBuf::from(p);
+    }
+    model_dir
+        .parent()
+        .map(|p| p.join("base"))
+        .unwrap_or_else(|| PathBuf::from("models/base"))
+}

@@ -1,0 +1,130 @@
+//! One `Document` in, one `Prediction` out: text → sentences → tokens/windows → model →
+//! decoded spans. Never prints; errors are per document.
+
+use crate::decode::{decode, DecodeConfig, HeadProbs};
+use crate::document::{Document, Prediction};
+use crate::error::{FintagError, Result};
+use crate::model::tagger::Tagger;
+use crate::text::split_sentences;
+use std::path::Path;
+
+/// Documents longer than this many code points are refused (a per-document error).
+pub const DEFAULT_MAX_CHARS: usize = 2_000_000;
+
+pub struct Pipeline {
+    pub tagger: Tagger,
+    pub decode: DecodeConfig,
+    /// Padded tokens per encoder batch (bounds memory; larger is faster up to a point).
+    pub batch_tokens: usize,
+    pub max_chars: usize,
+}
+
+impl Pipeline {
+    pub fn load(model_dir: &Path, base_dir: &Path) -> Result<Self> {
+        Ok(Pipeline::new(Tagger::load(model_dir, base_dir)?))
+    }
+
+    pub fn new(tagger: Tagger) -> Self {
+        Pipeline {
+            tagger,
+            decode: DecodeConfig::default(),
+            batch_tokens: 8192,
+            max_chars: DEFAULT_MAX_CHARS,
+        }
+    }
+
+    pub fn predict(&self, doc: &Document) -> Result<Prediction> {
+        self.predict_batch(std::slice::from_ref(doc))
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(FintagError::Invalid("no result".into())))
+    }
+
+    /// Predicts several documents in one batched pass; each gets its own result.
+    pub fn predict_batch(&self, docs: &[Document]) -> Vec<Result<Prediction>> {
+        predict_with(
+            &self.tagger,
+            &self.decode,
+            self.batch_tokens,
+            self.max_chars,
+            docs,
+        )
+    }
+}
+
+/// Prediction with any tagger (also one in training): per-document results.
+pub fn predict_with(
+    tagger: &Tagger,
+    decode_cfg: &DecodeConfig,
+    batch_tokens: usize,
+    max_chars: usize,
+    docs: &[Document],
+) -> Vec<Result<Prediction>> {
+    let mut results: Vec<Option<Result<Prediction>>> = (0..docs.len()).map(|_| None).collect();
+    let mut ready = Vec::new();
+    let mut idx = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        match prepare(tagger, max_chars, d) {
+            Ok(p) => {
+                ready.push(p);
+                idx.push(i);
+            }
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    if !ready.is_empty() {
+        // libtorch reports shape errors by unwinding; keep that from reaching a caller.
+        let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tagger.infer(&ready, batch_tokens)
+        }));
+        match outputs {
+            Ok(outs) => {
+                for ((p, o), i) in ready.iter().zip(outs).zip(&idx) {
+                    let probs = HeadProbs::from_outputs(&o);
+                    results[*i] = Some(Ok(decode(
+                        &docs[*i].id,
+                        &docs[*i].text,
+                        p,
+                        &probs,
+                        decode_cfg,
+                    )));
+                }
+            }
+            Err(_) => {
+                for i in &idx {
+                    results[*i] = Some(Err(FintagError::Invalid(format!(
+                        "{}: the model failed on this document",
+                        docs[*i].id
+                    ))));
+                }
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(FintagError::Invalid("no result".into()))))
+        .collect()
+}
+
+fn prepare(
+    tagger: &Tagger,
+    max_chars: usize,
+    d: &Document,
+) -> Result<crate::model::tagger::PreparedDoc> {
+    let n = d.text.chars().count();
+    if d.text.trim().is_empty() {
+        return Err(FintagError::Empty(d.id.clone()));
+    }
+    if n > max_chars {
+        return Err(FintagError::TooLarge {
+            what: d.id.clone(),
+            size: n as u64,
+            limit: max_chars as u64,
+        });
+    }
+    let p = tagger.prepare(&d.text, split_sentences(&d.text))?;
+    if p.encoding.tokens.is_empty() {
+        return Err(FintagError::Empty(d.id.clone()));
+    }
+    Ok(p)
+}

@@ -1,0 +1,449 @@
+//! Fine-tuning: the base encoder's lower layers stay frozen (their outputs are computed once
+//! and cached), the top layers and the heads are trained with AdamW, linear warm-up and
+//! decay, class weights, gradient clipping, a fixed seed, evaluation on dev each epoch and
+//! early stopping. Progress goes to a `TrainObserver`; the library never prints.
+
+use crate::decode::DecodeConfig;
+use crate::document::{Document, LabelledDocument};
+use crate::error::{FintagError, Result};
+use crate::labels::{EntityLabel, SpanLabel};
+use crate::metrics::{evaluate, Report};
+use crate::model::base::write_json;
+use crate::model::tagger::{PreparedDoc, Tagger};
+use crate::pipeline::{predict_with, DEFAULT_MAX_CHARS};
+use crate::text::SentenceBounds;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+use tch::{nn, nn::OptimizerConfig, Kind, Reduction, Tensor};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub name: String,
+    pub epochs: usize,
+    pub tuned_layers: usize,
+    pub encoder_lr: f64,
+    pub head_lr: f64,
+    pub warmup_fraction: f64,
+    pub weight_decay: f64,
+    pub clip_norm: f64,
+    /// Documents per optimiser step (gradients are accumulated).
+    pub docs_per_step: usize,
+    pub seed: u64,
+    /// Epochs without dev improvement before stopping.
+    pub patience: usize,
+    /// Stop after this many optimiser steps in total (0 = no limit); for smoke tests.
+    pub max_steps: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            name: "fintag-de".into(),
+            epochs: 12,
+            tuned_layers: 6,
+            encoder_lr: 1e-4,
+            head_lr: 1e-3,
+            warmup_fraction: 0.1,
+            weight_decay: 0.01,
+            clip_norm: 1.0,
+            docs_per_step: 4,
+            seed: 13,
+            patience: 3,
+            max_steps: 0,
+        }
+    }
+}
+
+/// Receives progress; the CLI draws a progress bar from it.
+pub trait TrainObserver {
+    fn started(&mut self, _total_steps: usize, _train_docs: usize, _dev_docs: usize) {}
+    fn step(&mut self, _epoch: usize, _step: usize, _loss: f64) {}
+    fn epoch(&mut self, _summary: &EpochSummary) {}
+    fn message(&mut self, _text: &str) {}
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochSummary {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub dev_score: f64,
+    pub entity_f1: f64,
+    pub promo_char_f1: f64,
+    pub sentence_macro_f1: f64,
+    pub document_macro_f1: f64,
+    pub clickbait_auc: f64,
+    pub seconds: f64,
+    pub best: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    pub epochs: Vec<EpochSummary>,
+    pub best_epoch: usize,
+    pub best_dev_score: f64,
+    pub seconds: f64,
+    pub cache_seconds: f64,
+    pub train_docs: usize,
+    pub dev_docs: usize,
+    pub config: TrainConfig,
+}
+
+/// A training example: prepared tokens, targets and the cached frozen-layer output.
+struct Example {
+    doc: PreparedDoc,
+    entity_tags: Tensor,
+    promo_tags: Tensor,
+    sentence_labels: Tensor,
+    document_label: Tensor,
+    clickbait: Tensor,
+    frozen: Tensor,
+    mask: Tensor,
+}
+
+/// Token-level BIO targets from gold spans: a token is inside a span when it overlaps it.
+pub fn token_targets(doc: &PreparedDoc, gold: &LabelledDocument) -> (Vec<i64>, Vec<i64>) {
+    let n = doc.encoding.tokens.len();
+    let mut ent = vec![0i64; n];
+    let mut promo = vec![0i64; n];
+    for span in &gold.spans {
+        let mut first = true;
+        for (t, tok) in doc.encoding.tokens.iter().enumerate() {
+            let (s, e) = (tok.start, tok.end.max(tok.start + 1));
+            if tok.end == tok.start || s >= span.end || e <= span.start {
+                continue;
+            }
+            match span.label {
+                SpanLabel::Entity(l) => {
+                    if ent[t] == 0 {
+                        ent[t] = if first { l.begin_tag() } else { l.inside_tag() } as i64;
+                    }
+                }
+                SpanLabel::Promo => {
+                    if promo[t] == 0 {
+                        promo[t] = if first { 1 } else { 2 };
+                    }
+                }
+            }
+            first = false;
+        }
+    }
+    (ent, promo)
+}
+
+fn class_weights(counts: &[f64], floor: f64, cap: f64) -> Tensor {
+    let total: f64 = counts.iter().sum();
+    let k = counts.len() as f64;
+    let w: Vec<f32> = counts
+        .iter()
+        .map(|&c| ((total / (k * c.max(1.0))).sqrt()).clamp(floor, cap) as f32)
+        .collect();
+    Tensor::of_slice(&w)
+}
+
+fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<Vec<Example>> {
+    let split = tagger.split_layer();
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let sentences: Vec<SentenceBounds> = d
+            .sentences
+            .iter()
+            .map(|s| SentenceBounds {
+                start: s.start,
+                end: s.end,
+            })
+            .collect();
+        let doc = tagger.prepare(&d.text, sentences)?;
+        if doc.encoding.tokens.is_empty() {
+            continue;
+        }
+        let (ent, promo) = token_targets(&doc, d);
+        let wins: Vec<&crate::encode::Window> = doc.windows.iter().collect();
+        let (frozen, mask) = tch::no_grad(|| tagger.run_windows(&wins, None, 0, split, false));
+        let sentence_labels: Vec<i64> = d
+            .sentences
+            .iter()
+            .map(|s| s.sentiment.index() as i64)
+            .collect();
+        out.push(Example {
+            entity_tags: Tensor::of_slice(&ent),
+            promo_tags: Tensor::of_slice(&promo),
+            sentence_labels: Tensor::of_slice(&sentence_labels),
+            document_label: Tensor::of_slice(&[d.sentiment.index() as i64]),
+            clickbait: Tensor::from(if d.has_promo() { 1f32 } else { 0f32 }),
+            frozen,
+            mask,
+            doc,
+        });
+    }
+    Ok(out)
+}
+
+/// Dev evaluation with the real inference path (splitter sentences, decoder).
+pub fn evaluate_tagger(
+    tagger: &Tagger,
+    gold: &[LabelledDocument],
+    decode: &DecodeConfig,
+) -> Report {
+    let inputs: Vec<Document> = gold
+        .iter()
+        .map(|d| Document {
+            id: d.id.clone(),
+            text: d.text.clone(),
+        })
+        .collect();
+    let mut preds = Vec::new();
+    for chunk in inputs.chunks(16) {
+        for p in predict_with(tagger, decode, 8192, DEFAULT_MAX_CHARS, chunk)
+            .into_iter()
+            .flatten()
+        {
+            preds.push(p);
+        }
+    }
+    evaluate(gold, &preds, 0.5)
+}
+
+/// The number early stopping maximises: the mean of the five headline metrics.
+pub fn dev_score(r: &Report) -> f64 {
+    (r.entities_exact.micro.f1
+        + r.promo_char.f1
+        + r.sentence_sentiment.macro_f1
+        + r.document_sentiment.macro_f1
+        + r.clickbait.roc_auc)
+        / 5.0
+}
+
+/// Trains a model and writes the best epoch's checkpoint and metrics.json into `out`.
+pub fn train(
+    base_dir: &Path,
+    train_docs: &[LabelledDocument],
+    dev_docs: &[LabelledDocument],
+    out: &Path,
+    cfg: &TrainConfig,
+    obs: &mut dyn TrainObserver,
+) -> Result<TrainOutcome> {
+    if train_docs.is_empty() {
+        return Err(FintagError::Invalid("no training documents".into()));
+    }
+    let t0 = Instant::now();
+    let tagger = Tagger::fresh(&cfg.name, base_dir, cfg.tuned_layers, cfg.seed as i64)?;
+    obs.message(&format!(
+        "caching the frozen layers 0..{} for {} documents",
+        tagger.split_layer(),
+        train_docs.len()
+    ));
+    let mut examples = prepare_examples(&tagger, train_docs)?;
+    let cache_seconds = t0.elapsed().as_secs_f64();
+
+    // Class weights from the training tags (rare labels count more, within bounds).
+    let mut ent_counts = vec![0f64; EntityLabel::NUM_BIO_TAGS];
+    let mut promo_counts = vec![0f64; 3];
+    for ex in &examples {
+        for t in Vec::<i64>::try_from(&ex.entity_tags).unwrap_or_default() {
+            ent_counts[t as usize] += 1.0;
+        }
+        for t in Vec::<i64>::try_from(&ex.promo_tags).unwrap_or_default() {
+            promo_counts[t as usize] += 1.0;
+        }
+    }
+    let ent_w = class_weights(&ent_counts, 0.5, 5.0);
+    let promo_w = class_weights(&promo_counts, 0.5, 3.0);
+
+    let steps_per_epoch = examples.len().div_ceil(cfg.docs_per_step.max(1));
+    let mut total_steps = steps_per_epoch * cfg.epochs;
+    if cfg.max_steps > 0 {
+        total_steps = total_steps.min(cfg.max_steps);
+    }
+    let warmup = ((total_steps as f64) * cfg.warmup_fraction).ceil().max(1.0) as usize;
+    let mut opt = nn::AdamW {
+        wd: cfg.weight_decay,
+        ..Default::default()
+    }
+    .build(&tagger.tuned_vs, cfg.encoder_lr)?;
+    let set_lr = |opt: &mut nn::Optimizer, step: usize| {
+        let f = if step < warmup {
+            (step + 1) as f64 / warmup as f64
+        } else {
+            ((total_steps - step) as f64 / (total_steps - warmup).max(1) as f64).max(0.0)
+        };
+        opt.set_lr_group(0, cfg.encoder_lr * f);
+        opt.set_lr_group(1, cfg.head_lr * f);
+    };
+    obs.started(total_steps, examples.len(), dev_docs.len());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+    let split = tagger.split_layer();
+    let layers = tagger.encoder.layers.len();
+    let decode_cfg = DecodeConfig::default();
+    let mut epochs = Vec::new();
+    let (mut best_score, mut best_epoch, mut stale) = (f64::MIN, 0, 0);
+    let mut step = 0;
+    'outer: for epoch in 1..=cfg.epochs {
+        let te = Instant::now();
+        examples.shuffle(&mut rng);
+        let mut epoch_loss = 0.0;
+        let mut seen = 0;
+        for batch in examples.chunks(cfg.docs_per_step.max(1)) {
+            if cfg.max_steps > 0 && step >= cfg.max_steps {
+                break 'outer;
+            }
+            set_lr(&mut opt, step);
+            opt.zero_grad();
+            let mut batch_loss = 0.0;
+            for ex in batch {
+                let hidden = tagger.encoder.run_layers(
+                    ex.frozen.shallow_clone(),
+                    &ex.mask,
+                    split,
+                    layers,
+                    true,
+                );
+                let o = tagger.heads_for(&ex.doc, &hidden, true);
+                let ent = o.entity_logits.cross_entropy_loss(
+                    &ex.entity_tags,
+                    Some(&ent_w),
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                );
+                let promo = o.promo_logits.cross_entropy_loss(
+                    &ex.promo_tags,
+                    Some(&promo_w),
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                );
+                let mut loss = ent + promo;
+                if ex.doc.sentences.len() > 0 {
+                    loss = loss
+                        + o.sentence_logits.cross_entropy_loss::<Tensor>(
+                            &ex.sentence_labels,
+                            None,
+                            Reduction::Mean,
+                            -100,
+                            0.0,
+                        );
+                }
+                let doc_loss = o.document_logits.unsqueeze(0).cross_entropy_loss::<Tensor>(
+                    &ex.document_label,
+                    None,
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                ) + o
+                    .clickbait_logit
+                    .binary_cross_entropy_with_logits::<Tensor>(
+                        &ex.clickbait,
+                        None,
+                        None,
+                        Reduction::Mean,
+                    );
+                loss = (loss + doc_loss * 0.5) / batch.len() as f64;
+                loss.backward();
+                batch_loss += loss.double_value(&[]);
+            }
+            opt.clip_grad_norm(cfg.clip_norm);
+            opt.step();
+            step += 1;
+            seen += 1;
+            epoch_loss += batch_loss;
+            obs.step(epoch, step, batch_loss);
+        }
+        let report = evaluate_tagger(&tagger, dev_docs, &decode_cfg);
+        let score = dev_score(&report);
+        let improved = score > best_score;
+        if improved {
+            best_score = score;
+            best_epoch = epoch;
+            stale = 0;
+            tagger.save(out)?;
+            write_json(&out.join("dev_report.json"), &report)?;
+        } else {
+            stale += 1;
+        }
+        let summary = EpochSummary {
+            epoch,
+            train_loss: epoch_loss / seen.max(1) as f64,
+            dev_score: score,
+            entity_f1: report.entities_exact.micro.f1,
+            promo_char_f1: report.promo_char.f1,
+            sentence_macro_f1: report.sentence_sentiment.macro_f1,
+            document_macro_f1: report.document_sentiment.macro_f1,
+            clickbait_auc: report.clickbait.roc_auc,
+            seconds: te.elapsed().as_secs_f64(),
+            best: improved,
+        };
+        obs.epoch(&summary);
+        epochs.push(summary);
+        if stale >= cfg.patience {
+            obs.message(&format!(
+                "early stop: no dev improvement for {stale} epochs"
+            ));
+            break;
+        }
+    }
+    if best_epoch == 0 {
+        // max_steps ended training before the first evaluation: keep what there is.
+        tagger.save(out)?;
+    }
+    let outcome = TrainOutcome {
+        epochs,
+        best_epoch,
+        best_dev_score: best_score,
+        seconds: t0.elapsed().as_secs_f64(),
+        cache_seconds,
+        train_docs: train_docs.len(),
+        dev_docs: dev_docs.len(),
+        config: cfg.clone(),
+    };
+    write_json(&out.join("metrics.json"), &outcome)?;
+    Ok(outcome)
+}
+
+/// The training loss of a model on documents, without updating it (for tests and reports).
+pub fn mean_loss(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<f64> {
+    let examples = prepare_examples(tagger, docs)?;
+    let split = tagger.split_layer();
+    let layers = tagger.encoder.layers.len();
+    let mut total = 0.0;
+    tch::no_grad(|| {
+        for ex in &examples {
+            let hidden = tagger.encoder.run_layers(
+                ex.frozen.shallow_clone(),
+                &ex.mask,
+                split,
+                layers,
+                false,
+            );
+            let o = tagger.heads_for(&ex.doc, &hidden, false);
+            let l = o.entity_logits.cross_entropy_loss::<Tensor>(
+                &ex.entity_tags,
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            ) + o.promo_logits.cross_entropy_loss::<Tensor>(
+                &ex.promo_tags,
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            ) + o.sentence_logits.cross_entropy_loss::<Tensor>(
+                &ex.sentence_labels,
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            );
+            total += l.double_value(&[]);
+        }
+    });
+    let _ = Kind::Float;
+    Ok(total / examples.len().max(1) as f64)
+}
