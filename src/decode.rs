@@ -17,14 +17,15 @@ pub struct DecodeConfig {
     pub promo_threshold: f32,
     /// Share of a sentence's tokens that makes the whole sentence one PROMO span.
     pub whole_sentence_share: f32,
+    /// Widen entity spans to whole words and trim edge punctuation (ablation switch).
+    pub snap_entities: bool,
+    /// Decide PROMO per sentence (whole sentence or clause); off: raw token runs (ablation switch).
+    pub promo_by_sentence: bool,
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig {
-            promo_threshold: 0.5,
-            whole_sentence_share: 0.6,
-        }
+        DecodeConfig { promo_threshold: 0.5, whole_sentence_share: 0.6, snap_entities: true, promo_by_sentence: true }
     }
 }
 
@@ -52,24 +53,14 @@ impl HeadProbs {
         let promo_p = rows(&o.promo_logits.softmax(-1, tch::Kind::Float));
         let promo = promo_p.iter().map(|p| p[1] + p[2]).collect();
         let sentence = rows(&o.sentence_logits.softmax(-1, tch::Kind::Float));
-        let document = Vec::<f32>::try_from(o.document_logits.softmax(-1, tch::Kind::Float))
-            .unwrap_or_default();
+        let document = Vec::<f32>::try_from(o.document_logits.softmax(-1, tch::Kind::Float)).unwrap_or_default();
         let clickbait = o.clickbait_logit.sigmoid().double_value(&[]) as f32;
-        HeadProbs {
-            entity,
-            promo,
-            sentence,
-            document,
-            clickbait,
-        }
+        HeadProbs { entity, promo, sentence, document, clickbait }
     }
 }
 
 fn argmax(v: &[f32]) -> (usize, f32) {
-    v.iter().copied().enumerate().fold(
-        (0, f32::MIN),
-        |best, (i, x)| if x > best.1 { (i, x) } else { best },
-    )
+    v.iter().copied().enumerate().fold((0, f32::MIN), |best, (i, x)| if x > best.1 { (i, x) } else { best })
 }
 
 /// Characters that never stand at the edge of an entity span.
@@ -124,11 +115,19 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
     }
     while e > s
         && (edge_trim(chars[e - 1])
-            || (chars[e - 1] == '.'
-                && e - s > 1
-                && !chars[s..e - 1].contains(&'.')
-                && !abbreviation_dot(chars, s, e)))
+            || (chars[e - 1] == '.' && e - s > 1 && !chars[s..e - 1].contains(&'.') && !abbreviation_dot(chars, s, e)))
     {
+        e -= 1;
+    }
+    (s < e).then_some((s, e))
+}
+
+/// Only whitespace trimmed (the decoder without word snapping).
+fn trim_space(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
+    while s < e && chars[s].is_whitespace() {
+        s += 1;
+    }
+    while e > s && chars[e - 1].is_whitespace() {
         e -= 1;
     }
     (s < e).then_some((s, e))
@@ -141,29 +140,20 @@ fn abbreviation_dot(chars: &[char], s: usize, e: usize) -> bool {
         w -= 1;
     }
     let word: String = chars[w..e - 1].iter().collect::<String>().to_lowercase();
-    matches!(
-        word.as_str(),
-        "inc" | "co" | "corp" | "ltd" | "mrd" | "mio" | "bio" | "tsd" | "st"
-    )
+    matches!(word.as_str(), "inc" | "co" | "corp" | "ltd" | "mrd" | "mio" | "bio" | "tsd" | "st")
 }
 
 /// Entity spans from BIO probabilities.
-pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>]) -> Vec<ScoredSpan> {
+pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], snap: bool) -> Vec<ScoredSpan> {
     let mut spans = Vec::new();
     let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
-    let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>,
-                 spans: &mut Vec<ScoredSpan>| {
+    let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>, spans: &mut Vec<ScoredSpan>| {
         if let Some((label, a, b, scores)) = cur {
             let toks = &doc.encoding.tokens;
-            if let Some((s, e)) = snap_entity(chars, toks[a].start, toks[b].end) {
+            let range = if snap { snap_entity(chars, toks[a].start, toks[b].end) } else { trim_space(chars, toks[a].start, toks[b].end) };
+            if let Some((s, e)) = range {
                 let score = scores.iter().sum::<f32>() / scores.len().max(1) as f32;
-                spans.push(ScoredSpan {
-                    start: s,
-                    end: e,
-                    label: SpanLabel::Entity(label),
-                    score,
-                    text: chars[s..e].iter().collect(),
-                });
+                spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: chars[s..e].iter().collect() });
             }
         }
     };
@@ -211,32 +201,20 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>]) ->
 }
 
 /// PROMO spans, decided per sentence.
-pub fn decode_promo(
-    chars: &[char],
-    doc: &PreparedDoc,
-    promo: &[f32],
-    cfg: &DecodeConfig,
-) -> Vec<ScoredSpan> {
+pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], cfg: &DecodeConfig) -> Vec<ScoredSpan> {
     let mut out = Vec::new();
     for (si, sent) in doc.sentences.iter().enumerate() {
         let toks = &doc.sentence_tokens[si];
-        let content: Vec<usize> = toks
-            .iter()
-            .copied()
-            .filter(|&t| doc.encoding.tokens[t].end > doc.encoding.tokens[t].start)
-            .collect();
+        let content: Vec<usize> = toks.iter().copied().filter(|&t| doc.encoding.tokens[t].end > doc.encoding.tokens[t].start).collect();
         if content.is_empty() {
             continue;
         }
-        let hot: Vec<bool> = content
-            .iter()
-            .map(|&t| promo[t] > cfg.promo_threshold)
-            .collect();
+        let hot: Vec<bool> = content.iter().map(|&t| promo[t] > cfg.promo_threshold).collect();
         let share = hot.iter().filter(|h| **h).count() as f32 / content.len() as f32;
         if share == 0.0 {
             continue;
         }
-        if share >= cfg.whole_sentence_share {
+        if cfg.promo_by_sentence && share >= cfg.whole_sentence_share {
             let (mut s, mut e) = (sent.start, sent.end);
             while s < e && (chars[s].is_whitespace() || is_symbol_emoji(chars[s])) {
                 s += 1;
@@ -246,13 +224,7 @@ pub fn decode_promo(
             }
             if s < e {
                 let score = content.iter().map(|&t| promo[t]).sum::<f32>() / content.len() as f32;
-                out.push(ScoredSpan {
-                    start: s,
-                    end: e,
-                    label: SpanLabel::Promo,
-                    score,
-                    text: chars[s..e].iter().collect(),
-                });
+                out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score, text: chars[s..e].iter().collect() });
             }
             continue;
         }
@@ -268,39 +240,15 @@ pub fn decode_promo(
                 j += 1;
             }
             let ts = &doc.encoding.tokens;
-            let (mut s, mut e) = (
-                ts[content[i]].start.max(sent.start),
-                ts[content[j - 1]].end.min(sent.end),
-            );
-            while s > sent.start && word_char(chars[s]) && word_char(chars[s - 1]) {
-                s -= 1;
-            }
-            while e < sent.end && word_char(chars[e - 1]) && word_char(chars[e]) {
-                e += 1;
-            }
-            while s < e
-                && (chars[s].is_whitespace()
-                    || is_symbol_emoji(chars[s])
-                    || matches!(chars[s], ',' | ';' | ':' | '–' | '-'))
-            {
-                s += 1;
-            }
-            while e > s
-                && (chars[e - 1].is_whitespace()
-                    || is_symbol_emoji(chars[e - 1])
-                    || matches!(chars[e - 1], ',' | ';' | ':' | '–' | '-' | '.' | '!' | '?'))
-            {
-                e -= 1;
-            }
+            let (raw_s, raw_e) = (ts[content[i]].start.max(sent.start), ts[content[j - 1]].end.min(sent.end));
+            let (s, e) = if cfg.promo_by_sentence {
+                snap_clause(chars, sent.start, sent.end, raw_s, raw_e)
+            } else {
+                trim_space(chars, raw_s, raw_e).unwrap_or((raw_s, raw_s))
+            };
             if e > s + 1 {
                 let score = content[i..j].iter().map(|&t| promo[t]).sum::<f32>() / (j - i) as f32;
-                out.push(ScoredSpan {
-                    start: s,
-                    end: e,
-                    label: SpanLabel::Promo,
-                    score,
-                    text: chars[s..e].iter().collect(),
-                });
+                out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score, text: chars[s..e].iter().collect() });
             }
             i = j;
         }
@@ -308,32 +256,43 @@ pub fn decode_promo(
     out
 }
 
+/// A clause span: widened to whole words, without edge punctuation; it ends before the
+/// sentence's final punctuation.
+fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> (usize, usize) {
+    let (se, mut e) = (se.min(chars.len()), e.min(chars.len()));
+    s = s.min(e);
+    while s > ss && s < chars.len() && word_char(chars[s]) && word_char(chars[s - 1]) {
+        s -= 1;
+    }
+    while e > 0 && e < se && word_char(chars[e - 1]) && word_char(chars[e]) {
+        e += 1;
+    }
+    while s < e && (chars[s].is_whitespace() || is_symbol_emoji(chars[s]) || matches!(chars[s], ',' | ';' | ':' | '–' | '-')) {
+        s += 1;
+    }
+    while e > s
+        && (chars[e - 1].is_whitespace()
+            || is_symbol_emoji(chars[e - 1])
+            || matches!(chars[e - 1], ',' | ';' | ':' | '–' | '-' | '.' | '!' | '?'))
+    {
+        e -= 1;
+    }
+    (s, e)
+}
+
 /// The full prediction for one document.
-pub fn decode(
-    id: &str,
-    text: &str,
-    doc: &PreparedDoc,
-    probs: &HeadProbs,
-    cfg: &DecodeConfig,
-) -> Prediction {
+pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
     let chars: Vec<char> = text.chars().collect();
-    let mut spans = decode_entities(&chars, doc, &probs.entity);
+    let mut spans = decode_entities(&chars, doc, &probs.entity, cfg.snap_entities);
     spans.extend(decode_promo(&chars, doc, &probs.promo, cfg));
-    spans.sort_by(|a, b| {
-        (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end))
-    });
+    spans.sort_by(|a, b| (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end)));
     let sentences = doc
         .sentences
         .iter()
         .zip(&probs.sentence)
         .map(|(s, p)| {
             let (i, score) = argmax(p);
-            ScoredSentence {
-                start: s.start,
-                end: s.end,
-                sentiment: Sentiment::from_index(i),
-                score,
-            }
+            ScoredSentence { start: s.start, end: s.end, sentiment: Sentiment::from_index(i), score }
         })
         .collect();
     let (di, _) = argmax(&probs.document);

@@ -112,8 +112,5 @@ pub struct Prediction {
 
 /// The text of a code-point range of `text` (empty when out of range).
 pub fn char_slice(text: &str, start: usize, end: usize) -> String {
-    text.chars()
-        .skip(start)
-        .take(end.saturating_sub(start))
-        .collect()
+    text.chars().skip(start).take(end.saturating_sub(start)).collect()
 }

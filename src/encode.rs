@@ -28,20 +28,11 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_file(path: &Path) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| FintagError::Tokenizer(format!("{}: {e}", path.display())))?;
+        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| FintagError::Tokenizer(format!("{}: {e}", path.display())))?;
         let id = |t: &str| -> Result<i64> {
-            inner
-                .token_to_id(t)
-                .map(|i| i as i64)
-                .ok_or_else(|| FintagError::Tokenizer(format!("{}: no {t} token", path.display())))
+            inner.token_to_id(t).map(|i| i as i64).ok_or_else(|| FintagError::Tokenizer(format!("{}: no {t} token", path.display())))
         };
-        Ok(TextTokenizer {
-            bos_id: id("<s>")?,
-            eos_id: id("</s>")?,
-            pad_id: id("<pad>")?,
-            inner,
-        })
+        Ok(TextTokenizer { bos_id: id("<s>")?, eos_id: id("</s>")?, pad_id: id("<pad>")?, inner })
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -50,10 +41,7 @@ impl TextTokenizer {
 
     /// Tokenizes `text`; every token's offsets are code points inside `text`.
     pub fn encode(&self, text: &str) -> Result<Encoding> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| FintagError::Tokenizer(e.to_string()))?;
+        let enc = self.inner.encode(text, false).map_err(|e| FintagError::Tokenizer(e.to_string()))?;
         let index = CharIndex::new(text);
         let chars: Vec<char> = text.chars().collect();
         let tokens = enc
@@ -68,11 +56,7 @@ impl TextTokenizer {
                 while start < end && chars[start].is_whitespace() {
                     start += 1;
                 }
-                Token {
-                    id: id as i64,
-                    start,
-                    end,
-                }
+                Token { id: id as i64, start, end }
             })
             .collect();
         Ok(Encoding { tokens })
@@ -99,10 +83,7 @@ pub struct WindowConfig {
 
 impl Default for WindowConfig {
     fn default() -> Self {
-        WindowConfig {
-            max_tokens: 510,
-            overlap: 128,
-        }
+        WindowConfig { max_tokens: 510, overlap: 128 }
     }
 }
 
@@ -142,16 +123,8 @@ pub fn make_windows(enc: &Encoding, tok: &TextTokenizer, cfg: WindowConfig) -> V
 pub fn token_owners(ranges: &[(usize, usize)], n: usize) -> Vec<usize> {
     let mut owner = vec![0usize; n];
     for (w, &(s, e)) in ranges.iter().enumerate() {
-        let from = if w == 0 {
-            s
-        } else {
-            (s + ranges[w - 1].1).div_ceil(2)
-        };
-        let to = if w + 1 < ranges.len() {
-            (ranges[w + 1].0 + e).div_ceil(2)
-        } else {
-            e
-        };
+        let from = if w == 0 { s } else { (s + ranges[w - 1].1).div_ceil(2) };
+        let to = if w + 1 < ranges.len() { (ranges[w + 1].0 + e).div_ceil(2) } else { e };
         for o in owner.iter_mut().take(to.min(n)).skip(from) {
             *o = w;
         }
@@ -176,11 +149,7 @@ mod tests {
             }
             let owners = token_owners(&r, n);
             for (t, &w) in owners.iter().enumerate() {
-                assert!(
-                    r[w].0 <= t && t < r[w].1,
-                    "token {t} owned by window {w} {:?}",
-                    r[w]
-                );
+                assert!(r[w].0 <= t && t < r[w].1, "token {t} owned by window {w} {:?}", r[w]);
             }
             // owners never go backwards: merged output keeps token order
             assert!(owners.windows(2).all(|p| p[0] <= p[1]));

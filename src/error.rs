@@ -17,11 +17,7 @@ pub enum FintagError {
     #[error("{what}: too large ({size} bytes, limit {limit}); split it or raise --max-bytes")]
     TooLarge { what: String, size: u64, limit: u64 },
     #[error("{path}:{line}: {message}")]
-    Parse {
-        path: String,
-        line: usize,
-        message: String,
-    },
+    Parse { path: String, line: usize, message: String },
     #[error("base model: {0}. Run `make setup` (scripts/setup.sh) to fetch and convert it")]
     BaseModel(String),
     #[error("model directory {dir}: {message}")]
@@ -42,9 +38,6 @@ pub type Result<T> = std::result::Result<T, FintagError>;
 
 impl FintagError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        FintagError::Io {
-            path: path.into(),
-            source,
-        }
+        FintagError::Io { path: path.into(), source }
     }
 }

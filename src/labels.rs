@@ -95,10 +95,7 @@ impl SpanLabel {
         matches!(self, SpanLabel::Promo)
     }
     pub fn all() -> Vec<SpanLabel> {
-        let mut v: Vec<SpanLabel> = EntityLabel::ALL
-            .iter()
-            .map(|e| SpanLabel::Entity(*e))
-            .collect();
+        let mut v: Vec<SpanLabel> = EntityLabel::ALL.iter().map(|e| SpanLabel::Entity(*e)).collect();
         v.push(SpanLabel::Promo);
         v
     }
@@ -177,18 +174,8 @@ mod tests {
     #[test]
     fn serde_names_follow_the_guidelines() {
         let v: Vec<SpanLabel> = serde_json::from_str(r#"["ORG","PROMO","MONEY"]"#).unwrap();
-        assert_eq!(
-            v,
-            vec![
-                SpanLabel::Entity(EntityLabel::Org),
-                SpanLabel::Promo,
-                SpanLabel::Entity(EntityLabel::Money)
-            ]
-        );
+        assert_eq!(v, vec![SpanLabel::Entity(EntityLabel::Org), SpanLabel::Promo, SpanLabel::Entity(EntityLabel::Money)]);
         assert!(serde_json::from_str::<SpanLabel>(r#""FOO""#).is_err());
-        assert_eq!(
-            serde_json::to_string(&Sentiment::Neutral).unwrap(),
-            r#""neutral""#
-        );
+        assert_eq!(serde_json::to_string(&Sentiment::Neutral).unwrap(), r#""neutral""#);
     }
 }

@@ -24,19 +24,8 @@ impl Prf {
     pub fn from_counts(tp: f64, predicted: f64, gold: f64) -> Self {
         let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
         let recall = if gold > 0.0 { tp / gold } else { 0.0 };
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        Prf {
-            precision,
-            recall,
-            f1,
-            tp,
-            predicted,
-            gold,
-        }
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        Prf { precision, recall, f1, tp, predicted, gold }
     }
 }
 
@@ -127,11 +116,7 @@ pub fn ece(pairs: &[(f64, bool)]) -> f64 {
         bins[b].1 += f64::from(u8::from(c));
         bins[b].2 += 1;
     }
-    bins.iter()
-        .filter(|b| b.2 > 0)
-        .map(|b| (b.0 / b.2 as f64 - b.1 / b.2 as f64).abs() * b.2 as f64)
-        .sum::<f64>()
-        / pairs.len() as f64
+    bins.iter().filter(|b| b.2 > 0).map(|b| (b.0 / b.2 as f64 - b.1 / b.2 as f64).abs() * b.2 as f64).sum::<f64>() / pairs.len() as f64
 }
 
 /// ROC-AUC by the rank statistic (ties count half).
@@ -206,32 +191,18 @@ fn class_metrics(pairs: &[(Sentiment, Sentiment)]) -> ClassMetrics {
     }
     let correct = (0..3).map(|i| confusion[i][i]).sum::<usize>() as f64;
     ClassMetrics {
-        accuracy: if pairs.is_empty() {
-            0.0
-        } else {
-            correct / pairs.len() as f64
-        },
-        macro_f1: if f1s.is_empty() {
-            0.0
-        } else {
-            f1s.iter().sum::<f64>() / f1s.len() as f64
-        },
+        accuracy: if pairs.is_empty() { 0.0 } else { correct / pairs.len() as f64 },
+        macro_f1: if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 },
         per_class,
         confusion,
-        labels: Sentiment::ALL
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect(),
+        labels: Sentiment::ALL.iter().map(|s| s.as_str().to_string()).collect(),
     }
 }
 
 /// Scores `preds` against `gold` (matched by id). `threshold` applies to clickbait.
 pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64) -> Report {
     let by_id: BTreeMap<&str, &Prediction> = preds.iter().map(|p| (p.id.as_str(), p)).collect();
-    let mut r = Report {
-        documents: gold.len(),
-        ..Default::default()
-    };
+    let mut r = Report { documents: gold.len(), ..Default::default() };
     let mut exact: BTreeMap<EntityLabel, (f64, f64, f64)> = BTreeMap::new();
     let mut partial: BTreeMap<EntityLabel, (f64, f64, f64)> = BTreeMap::new();
     let (mut pc_tp, mut pc_pred, mut pc_gold) = (0.0, 0.0, 0.0);
@@ -263,12 +234,8 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
             })
             .collect();
         for &(s, e, l, score) in &pred_ents {
-            let hit = gold_ents
-                .iter()
-                .any(|&(gs, ge, gl)| gs == s && ge == e && gl == l);
-            let part = gold_ents
-                .iter()
-                .any(|&(gs, ge, gl)| gl == l && overlaps((s, e), (gs, ge)));
+            let hit = gold_ents.iter().any(|&(gs, ge, gl)| gs == s && ge == e && gl == l);
+            let part = gold_ents.iter().any(|&(gs, ge, gl)| gl == l && overlaps((s, e), (gs, ge)));
             exact.entry(l).or_default().1 += 1.0;
             partial.entry(l).or_default().1 += 1.0;
             if hit {
@@ -279,34 +246,16 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
             }
             span_cal.push((score as f64, hit));
             if !hit {
-                let gl = gold_ents
-                    .iter()
-                    .find(|&&(gs, ge, _)| overlaps((s, e), (gs, ge)));
+                let gl = gold_ents.iter().find(|&&(gs, ge, _)| overlaps((s, e), (gs, ge)));
                 r.errors.push(ErrorCase {
                     doc: g.id.clone(),
-                    kind: if gl.is_some() {
-                        "entity: wrong boundary or label".into()
-                    } else {
-                        "entity: false positive".into()
-                    },
+                    kind: if gl.is_some() { "entity: wrong boundary or label".into() } else { "entity: false positive".into() },
                     start: s,
                     end: e,
                     gold: gl
-                        .map(|x| {
-                            format!(
-                                "{} {:?}",
-                                x.2.as_str(),
-                                text[x.0..x.1].iter().collect::<String>()
-                            )
-                        })
+                        .map(|x| format!("{} {:?}", x.2.as_str(), text[x.0..x.1].iter().collect::<String>()))
                         .unwrap_or_else(|| "—".into()),
-                    predicted: format!(
-                        "{} {:?}",
-                        l.as_str(),
-                        text[s.min(text.len())..e.min(text.len())]
-                            .iter()
-                            .collect::<String>()
-                    ),
+                    predicted: format!("{} {:?}", l.as_str(), text[s.min(text.len())..e.min(text.len())].iter().collect::<String>()),
                     context: context(&text, s, e),
                     score,
                 });
@@ -315,20 +264,13 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         for &(gs, ge, gl) in &gold_ents {
             exact.entry(gl).or_default().2 += 1.0;
             partial.entry(gl).or_default().2 += 1.0;
-            if !pred_ents
-                .iter()
-                .any(|&(s, e, _, _)| overlaps((s, e), (gs, ge)))
-            {
+            if !pred_ents.iter().any(|&(s, e, _, _)| overlaps((s, e), (gs, ge))) {
                 r.errors.push(ErrorCase {
                     doc: g.id.clone(),
                     kind: "entity: missed".into(),
                     start: gs,
                     end: ge,
-                    gold: format!(
-                        "{} {:?}",
-                        gl.as_str(),
-                        text[gs..ge].iter().collect::<String>()
-                    ),
+                    gold: format!("{} {:?}", gl.as_str(), text[gs..ge].iter().collect::<String>()),
                     predicted: "—".into(),
                     context: context(&text, gs, ge),
                     score: 0.0,
@@ -339,18 +281,9 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         let n = text.len();
         let mut gmask = vec![false; n];
         let mut pmask = vec![false; n];
-        let gold_promo: Vec<(usize, usize)> = g
-            .spans
-            .iter()
-            .filter(|s| s.label.is_promo())
-            .map(|s| (s.start, s.end.min(n)))
-            .collect();
-        let pred_promo: Vec<(usize, usize, f32)> = p
-            .spans
-            .iter()
-            .filter(|s| s.label.is_promo())
-            .map(|s| (s.start.min(n), s.end.min(n), s.score))
-            .collect();
+        let gold_promo: Vec<(usize, usize)> = g.spans.iter().filter(|s| s.label.is_promo()).map(|s| (s.start, s.end.min(n))).collect();
+        let pred_promo: Vec<(usize, usize, f32)> =
+            p.spans.iter().filter(|s| s.label.is_promo()).map(|s| (s.start.min(n), s.end.min(n), s.score)).collect();
         for &(s, e) in &gold_promo {
             gmask[s..e].iter_mut().for_each(|x| *x = true);
         }
@@ -384,9 +317,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         }
         for &(s, e) in &gold_promo {
             ps_gold += 1.0;
-            let hit = pred_promo
-                .iter()
-                .any(|&(ps, pe, _)| overlaps((s, e), (ps, pe)));
+            let hit = pred_promo.iter().any(|&(ps, pe, _)| overlaps((s, e), (ps, pe)));
             ps_tp_g += f64::from(u8::from(hit));
             if !hit {
                 r.errors.push(ErrorCase {
@@ -403,10 +334,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         }
         // Sentences: each gold sentence against the predicted sentence overlapping it most.
         for gs in &g.sentences {
-            let best = p
-                .sentences
-                .iter()
-                .max_by_key(|ps| ps.end.min(gs.end).saturating_sub(ps.start.max(gs.start)));
+            let best = p.sentences.iter().max_by_key(|ps| ps.end.min(gs.end).saturating_sub(ps.start.max(gs.start)));
             if let Some(ps) = best.filter(|ps| overlaps((ps.start, ps.end), (gs.start, gs.end))) {
                 sent_pairs.push((gs.sentiment, ps.sentiment));
                 if gs.sentiment != ps.sentiment {
@@ -434,11 +362,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
                 end: 0,
                 gold: g.sentiment.to_string(),
                 predicted: p.sentiment.to_string(),
-                context: text
-                    .iter()
-                    .take(120)
-                    .collect::<String>()
-                    .replace('\n', " ⏎ "),
+                context: text.iter().take(120).collect::<String>().replace('\n', " ⏎ "),
                 score: p.sentiment_scores.get(p.sentiment),
             });
         }
@@ -460,34 +384,18 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
             go += c;
         }
         em.micro = Prf::from_counts(t, pr, go);
-        em.macro_f1 = if f1s.is_empty() {
-            0.0
-        } else {
-            f1s.iter().sum::<f64>() / f1s.len() as f64
-        };
+        em.macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
         em
     };
     r.entities_exact = finish(&exact);
     r.entities_partial = finish(&partial);
     r.promo_char = Prf::from_counts(pc_tp, pc_pred, pc_gold);
-    let p_prec = if ps_pred > 0.0 {
-        ps_tp_p / ps_pred
-    } else {
-        0.0
-    };
-    let p_rec = if ps_gold > 0.0 {
-        ps_tp_g / ps_gold
-    } else {
-        0.0
-    };
+    let p_prec = if ps_pred > 0.0 { ps_tp_p / ps_pred } else { 0.0 };
+    let p_rec = if ps_gold > 0.0 { ps_tp_g / ps_gold } else { 0.0 };
     r.promo_span_overlap = Prf {
         precision: p_prec,
         recall: p_rec,
-        f1: if p_prec + p_rec > 0.0 {
-            2.0 * p_prec * p_rec / (p_prec + p_rec)
-        } else {
-            0.0
-        },
+        f1: if p_prec + p_rec > 0.0 { 2.0 * p_prec * p_rec / (p_prec + p_rec) } else { 0.0 },
         tp: ps_tp_g,
         predicted: ps_pred,
         gold: ps_gold,
@@ -520,11 +428,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         pr,
     };
     r.span_score_ece = ece(&span_cal);
-    r.errors.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    r.errors.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(std::cmp::Ordering::Equal));
     r
 }
 

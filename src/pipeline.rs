@@ -9,7 +9,7 @@ use crate::text::split_sentences;
 use std::path::Path;
 
 /// Documents longer than this many code points are refused (a per-document error).
-pub const DEFAULT_MAX_CHARS: usize = 2_000_000;
+pub const DEFAULT_MAX_CHARS: usize = 500_000;
 
 pub struct Pipeline {
     pub tagger: Tagger,
@@ -25,30 +25,16 @@ impl Pipeline {
     }
 
     pub fn new(tagger: Tagger) -> Self {
-        Pipeline {
-            tagger,
-            decode: DecodeConfig::default(),
-            batch_tokens: 8192,
-            max_chars: DEFAULT_MAX_CHARS,
-        }
+        Pipeline { tagger, decode: DecodeConfig::default(), batch_tokens: 8192, max_chars: DEFAULT_MAX_CHARS }
     }
 
     pub fn predict(&self, doc: &Document) -> Result<Prediction> {
-        self.predict_batch(std::slice::from_ref(doc))
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Err(FintagError::Invalid("no result".into())))
+        self.predict_batch(std::slice::from_ref(doc)).into_iter().next().unwrap_or_else(|| Err(FintagError::Invalid("no result".into())))
     }
 
     /// Predicts several documents in one batched pass; each gets its own result.
     pub fn predict_batch(&self, docs: &[Document]) -> Vec<Result<Prediction>> {
-        predict_with(
-            &self.tagger,
-            &self.decode,
-            self.batch_tokens,
-            self.max_chars,
-            docs,
-        )
+        predict_with(&self.tagger, &self.decode, self.batch_tokens, self.max_chars, docs)
     }
 }
 
@@ -74,57 +60,72 @@ pub fn predict_with(
     }
     if !ready.is_empty() {
         // libtorch reports shape errors by unwinding; keep that from reaching a caller.
-        let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tagger.infer(&ready, batch_tokens)
-        }));
+        let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tagger.infer(&ready, batch_tokens)));
         match outputs {
             Ok(outs) => {
                 for ((p, o), i) in ready.iter().zip(outs).zip(&idx) {
                     let probs = HeadProbs::from_outputs(&o);
-                    results[*i] = Some(Ok(decode(
-                        &docs[*i].id,
-                        &docs[*i].text,
-                        p,
-                        &probs,
-                        decode_cfg,
-                    )));
+                    results[*i] = Some(Ok(decode(&docs[*i].id, &docs[*i].text, p, &probs, decode_cfg)));
                 }
             }
             Err(_) => {
                 for i in &idx {
-                    results[*i] = Some(Err(FintagError::Invalid(format!(
-                        "{}: the model failed on this document",
-                        docs[*i].id
-                    ))));
+                    results[*i] = Some(Err(FintagError::Invalid(format!("{}: the model failed on this document", docs[*i].id))));
                 }
             }
         }
     }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(FintagError::Invalid("no result".into()))))
-        .collect()
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(FintagError::Invalid("no result".into())))).collect()
 }
 
-fn prepare(
-    tagger: &Tagger,
-    max_chars: usize,
-    d: &Document,
-) -> Result<crate::model::tagger::PreparedDoc> {
+fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result<crate::model::tagger::PreparedDoc> {
     let n = d.text.chars().count();
     if d.text.trim().is_empty() {
         return Err(FintagError::Empty(d.id.clone()));
     }
     if n > max_chars {
-        return Err(FintagError::TooLarge {
-            what: d.id.clone(),
-            size: n as u64,
-            limit: max_chars as u64,
-        });
+        return Err(FintagError::TooLarge { what: d.id.clone(), size: n as u64, limit: max_chars as u64 });
     }
     let p = tagger.prepare(&d.text, split_sentences(&d.text))?;
     if p.encoding.tokens.is_empty() {
         return Err(FintagError::Empty(d.id.clone()));
     }
     Ok(p)
+}
+
+/// Per-token decisions of the model: what the decoder turns into spans. Two runtimes that
+/// agree on these agree on every span.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TokenDecisions {
+    pub id: String,
+    pub ids: Vec<i64>,
+    /// Argmax BIO tag per token (0 = O, see labels::EntityLabel::from_tag).
+    pub entity: Vec<usize>,
+    /// Whether each token is promotional (P(B) + P(I) above the threshold).
+    pub promo: Vec<bool>,
+    pub clickbait: f32,
+}
+
+impl Pipeline {
+    pub fn token_decisions(&self, docs: &[Document]) -> Vec<Result<TokenDecisions>> {
+        let mut out = Vec::with_capacity(docs.len());
+        for d in docs {
+            let r = prepare(&self.tagger, self.max_chars, d).and_then(|p| {
+                let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tagger.infer(std::slice::from_ref(&p), self.batch_tokens)))
+                    .map_err(|_| FintagError::Invalid(format!("{}: the model failed on this document", d.id)))?;
+                let o = outs.into_iter().next().ok_or_else(|| FintagError::Invalid("no output".into()))?;
+                let probs = HeadProbs::from_outputs(&o);
+                let entity = probs.entity.iter().map(|p| p.iter().enumerate().fold((0, f32::MIN), |b, (i, x)| if *x > b.1 { (i, *x) } else { b }).0).collect();
+                Ok(TokenDecisions {
+                    id: d.id.clone(),
+                    ids: p.encoding.tokens.iter().map(|t| t.id).collect(),
+                    entity,
+                    promo: probs.promo.iter().map(|x| *x > self.decode.promo_threshold).collect(),
+                    clickbait: probs.clickbait,
+                })
+            });
+            out.push(r);
+        }
+        out
+    }
 }

@@ -140,10 +140,7 @@ pub fn token_targets(doc: &PreparedDoc, gold: &LabelledDocument) -> (Vec<i64>, V
 fn class_weights(counts: &[f64], floor: f64, cap: f64) -> Tensor {
     let total: f64 = counts.iter().sum();
     let k = counts.len() as f64;
-    let w: Vec<f32> = counts
-        .iter()
-        .map(|&c| ((total / (k * c.max(1.0))).sqrt()).clamp(floor, cap) as f32)
-        .collect();
+    let w: Vec<f32> = counts.iter().map(|&c| ((total / (k * c.max(1.0))).sqrt()).clamp(floor, cap) as f32).collect();
     Tensor::of_slice(&w)
 }
 
@@ -151,14 +148,7 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<Vec<Ex
     let split = tagger.split_layer();
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
-        let sentences: Vec<SentenceBounds> = d
-            .sentences
-            .iter()
-            .map(|s| SentenceBounds {
-                start: s.start,
-                end: s.end,
-            })
-            .collect();
+        let sentences: Vec<SentenceBounds> = d.sentences.iter().map(|s| SentenceBounds { start: s.start, end: s.end }).collect();
         let doc = tagger.prepare(&d.text, sentences)?;
         if doc.encoding.tokens.is_empty() {
             continue;
@@ -166,11 +156,7 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<Vec<Ex
         let (ent, promo) = token_targets(&doc, d);
         let wins: Vec<&crate::encode::Window> = doc.windows.iter().collect();
         let (frozen, mask) = tch::no_grad(|| tagger.run_windows(&wins, None, 0, split, false));
-        let sentence_labels: Vec<i64> = d
-            .sentences
-            .iter()
-            .map(|s| s.sentiment.index() as i64)
-            .collect();
+        let sentence_labels: Vec<i64> = d.sentences.iter().map(|s| s.sentiment.index() as i64).collect();
         out.push(Example {
             entity_tags: Tensor::of_slice(&ent),
             promo_tags: Tensor::of_slice(&promo),
@@ -186,24 +172,11 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<Vec<Ex
 }
 
 /// Dev evaluation with the real inference path (splitter sentences, decoder).
-pub fn evaluate_tagger(
-    tagger: &Tagger,
-    gold: &[LabelledDocument],
-    decode: &DecodeConfig,
-) -> Report {
-    let inputs: Vec<Document> = gold
-        .iter()
-        .map(|d| Document {
-            id: d.id.clone(),
-            text: d.text.clone(),
-        })
-        .collect();
+pub fn evaluate_tagger(tagger: &Tagger, gold: &[LabelledDocument], decode: &DecodeConfig) -> Report {
+    let inputs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
     let mut preds = Vec::new();
     for chunk in inputs.chunks(16) {
-        for p in predict_with(tagger, decode, 8192, DEFAULT_MAX_CHARS, chunk)
-            .into_iter()
-            .flatten()
-        {
+        for p in predict_with(tagger, decode, 8192, DEFAULT_MAX_CHARS, chunk).into_iter().flatten() {
             preds.push(p);
         }
     }
@@ -212,11 +185,7 @@ pub fn evaluate_tagger(
 
 /// The number early stopping maximises: the mean of the five headline metrics.
 pub fn dev_score(r: &Report) -> f64 {
-    (r.entities_exact.micro.f1
-        + r.promo_char.f1
-        + r.sentence_sentiment.macro_f1
-        + r.document_sentiment.macro_f1
-        + r.clickbait.roc_auc)
+    (r.entities_exact.micro.f1 + r.promo_char.f1 + r.sentence_sentiment.macro_f1 + r.document_sentiment.macro_f1 + r.clickbait.roc_auc)
         / 5.0
 }
 
@@ -229,16 +198,24 @@ pub fn train(
     cfg: &TrainConfig,
     obs: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome> {
+    train_model(base_dir, train_docs, dev_docs, out, cfg, obs).map(|(o, _)| o)
+}
+
+/// As [`train`], also returning the model as it is after the last epoch.
+pub fn train_model(
+    base_dir: &Path,
+    train_docs: &[LabelledDocument],
+    dev_docs: &[LabelledDocument],
+    out: &Path,
+    cfg: &TrainConfig,
+    obs: &mut dyn TrainObserver,
+) -> Result<(TrainOutcome, Tagger)> {
     if train_docs.is_empty() {
         return Err(FintagError::Invalid("no training documents".into()));
     }
     let t0 = Instant::now();
     let tagger = Tagger::fresh(&cfg.name, base_dir, cfg.tuned_layers, cfg.seed as i64)?;
-    obs.message(&format!(
-        "caching the frozen layers 0..{} for {} documents",
-        tagger.split_layer(),
-        train_docs.len()
-    ));
+    obs.message(&format!("caching the frozen layers 0..{} for {} documents", tagger.split_layer(), train_docs.len()));
     let mut examples = prepare_examples(&tagger, train_docs)?;
     let cache_seconds = t0.elapsed().as_secs_f64();
 
@@ -262,11 +239,7 @@ pub fn train(
         total_steps = total_steps.min(cfg.max_steps);
     }
     let warmup = ((total_steps as f64) * cfg.warmup_fraction).ceil().max(1.0) as usize;
-    let mut opt = nn::AdamW {
-        wd: cfg.weight_decay,
-        ..Default::default()
-    }
-    .build(&tagger.tuned_vs, cfg.encoder_lr)?;
+    let mut opt = nn::AdamW { wd: cfg.weight_decay, ..Default::default() }.build(&tagger.tuned_vs, cfg.encoder_lr)?;
     let set_lr = |opt: &mut nn::Optimizer, step: usize| {
         let f = if step < warmup {
             (step + 1) as f64 / warmup as f64
@@ -297,53 +270,17 @@ pub fn train(
             opt.zero_grad();
             let mut batch_loss = 0.0;
             for ex in batch {
-                let hidden = tagger.encoder.run_layers(
-                    ex.frozen.shallow_clone(),
-                    &ex.mask,
-                    split,
-                    layers,
-                    true,
-                );
+                let hidden = tagger.encoder.run_layers(ex.frozen.shallow_clone(), &ex.mask, split, layers, true);
                 let o = tagger.heads_for(&ex.doc, &hidden, true);
-                let ent = o.entity_logits.cross_entropy_loss(
-                    &ex.entity_tags,
-                    Some(&ent_w),
-                    Reduction::Mean,
-                    -100,
-                    0.0,
-                );
-                let promo = o.promo_logits.cross_entropy_loss(
-                    &ex.promo_tags,
-                    Some(&promo_w),
-                    Reduction::Mean,
-                    -100,
-                    0.0,
-                );
+                let ent = o.entity_logits.cross_entropy_loss(&ex.entity_tags, Some(&ent_w), Reduction::Mean, -100, 0.0);
+                let promo = o.promo_logits.cross_entropy_loss(&ex.promo_tags, Some(&promo_w), Reduction::Mean, -100, 0.0);
                 let mut loss = ent + promo;
                 if ex.doc.sentences.len() > 0 {
-                    loss = loss
-                        + o.sentence_logits.cross_entropy_loss::<Tensor>(
-                            &ex.sentence_labels,
-                            None,
-                            Reduction::Mean,
-                            -100,
-                            0.0,
-                        );
+                    loss = loss + o.sentence_logits.cross_entropy_loss::<Tensor>(&ex.sentence_labels, None, Reduction::Mean, -100, 0.0);
                 }
-                let doc_loss = o.document_logits.unsqueeze(0).cross_entropy_loss::<Tensor>(
-                    &ex.document_label,
-                    None,
-                    Reduction::Mean,
-                    -100,
-                    0.0,
-                ) + o
-                    .clickbait_logit
-                    .binary_cross_entropy_with_logits::<Tensor>(
-                        &ex.clickbait,
-                        None,
-                        None,
-                        Reduction::Mean,
-                    );
+                let doc_loss =
+                    o.document_logits.unsqueeze(0).cross_entropy_loss::<Tensor>(&ex.document_label, None, Reduction::Mean, -100, 0.0)
+                        + o.clickbait_logit.binary_cross_entropy_with_logits::<Tensor>(&ex.clickbait, None, None, Reduction::Mean);
                 loss = (loss + doc_loss * 0.5) / batch.len() as f64;
                 loss.backward();
                 batch_loss += loss.double_value(&[]);
@@ -382,9 +319,7 @@ pub fn train(
         obs.epoch(&summary);
         epochs.push(summary);
         if stale >= cfg.patience {
-            obs.message(&format!(
-                "early stop: no dev improvement for {stale} epochs"
-            ));
+            obs.message(&format!("early stop: no dev improvement for {stale} epochs"));
             break;
         }
     }
@@ -403,7 +338,7 @@ pub fn train(
         config: cfg.clone(),
     };
     write_json(&out.join("metrics.json"), &outcome)?;
-    Ok(outcome)
+    Ok((outcome, tagger))
 }
 
 /// The training loss of a model on documents, without updating it (for tests and reports).
@@ -414,33 +349,11 @@ pub fn mean_loss(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<f64> {
     let mut total = 0.0;
     tch::no_grad(|| {
         for ex in &examples {
-            let hidden = tagger.encoder.run_layers(
-                ex.frozen.shallow_clone(),
-                &ex.mask,
-                split,
-                layers,
-                false,
-            );
+            let hidden = tagger.encoder.run_layers(ex.frozen.shallow_clone(), &ex.mask, split, layers, false);
             let o = tagger.heads_for(&ex.doc, &hidden, false);
-            let l = o.entity_logits.cross_entropy_loss::<Tensor>(
-                &ex.entity_tags,
-                None,
-                Reduction::Mean,
-                -100,
-                0.0,
-            ) + o.promo_logits.cross_entropy_loss::<Tensor>(
-                &ex.promo_tags,
-                None,
-                Reduction::Mean,
-                -100,
-                0.0,
-            ) + o.sentence_logits.cross_entropy_loss::<Tensor>(
-                &ex.sentence_labels,
-                None,
-                Reduction::Mean,
-                -100,
-                0.0,
-            );
+            let l = o.entity_logits.cross_entropy_loss::<Tensor>(&ex.entity_tags, None, Reduction::Mean, -100, 0.0)
+                + o.promo_logits.cross_entropy_loss::<Tensor>(&ex.promo_tags, None, Reduction::Mean, -100, 0.0)
+                + o.sentence_logits.cross_entropy_loss::<Tensor>(&ex.sentence_labels, None, Reduction::Mean, -100, 0.0);
             total += l.double_value(&[]);
         }
     });

@@ -97,10 +97,7 @@ fn q4_0_blocks_decode_as_specified() {
     for (b, (xs, ys)) in x.chunks(32).zip(y.chunks(32)).enumerate() {
         let max = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (a, c) in xs.iter().zip(ys) {
-            assert!(
-                (a - c).abs() <= max / 8.0 * 0.5 + 1e-3,
-                "block {b}: {a} vs {c}"
-            );
+            assert!((a - c).abs() <= max / 8.0 * 0.5 + 1e-3, "block {b}: {a} vs {c}");
         }
     }
 }
@@ -118,27 +115,17 @@ fn synthetic_file_converts_to_the_written_weights() {
     assert_eq!(manifest.tensors, tensors.len());
     assert_eq!(manifest.header, header());
     let parsed = E5s1File::parse(&bytes).unwrap();
-    let saved: BTreeMap<String, Tensor> = Tensor::load_multi(out.join("encoder.ot"))
-        .unwrap()
-        .into_iter()
-        .collect();
+    let saved: BTreeMap<String, Tensor> = Tensor::load_multi(out.join("encoder.ot")).unwrap().into_iter().collect();
     // f32 tensors exactly, Q4_0 tensors equal to their own dequantisation, with HF names and shapes.
     let ln = &saved["encoder.layer.1.output.LayerNorm.bias"];
     assert_eq!(Vec::<f32>::try_from(ln).unwrap(), tensors["l1.oln.b"]);
     let fi = &saved["encoder.layer.0.intermediate.dense.weight"];
     assert_eq!(fi.size(), vec![128, 64]);
-    assert_eq!(
-        Vec::<f32>::try_from(fi.view([-1])).unwrap(),
-        parsed.values("l0.fi.w").unwrap()
-    );
+    assert_eq!(Vec::<f32>::try_from(fi.view([-1])).unwrap(), parsed.values("l0.fi.w").unwrap());
     let word = &saved["embeddings.word_embeddings.weight"];
     assert_eq!(word.size(), vec![40, 64]);
-    let max_err = Vec::<f32>::try_from(word.view([-1]))
-        .unwrap()
-        .iter()
-        .zip(&tensors["emb.word"])
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let max_err =
+        Vec::<f32>::try_from(word.view([-1])).unwrap().iter().zip(&tensors["emb.word"]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(max_err < 0.07, "dequantisation error {max_err}");
     // A converted directory opens, and its manifest records the source checksum.
     let opened = BaseModelDir::open(&out).unwrap();
@@ -149,17 +136,9 @@ fn synthetic_file_converts_to_the_written_weights() {
 #[test]
 fn damaged_files_are_refused_with_reasons() {
     let (bytes, _) = synthetic();
-    let msg = |b: &[u8]| {
-        E5s1File::parse(b)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-    };
+    let msg = |b: &[u8]| E5s1File::parse(b).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(msg(b"GGUF0000").contains("bad magic"));
-    assert!(
-        msg(&bytes[..bytes.len() / 2]).contains("truncated")
-            || msg(&bytes[..bytes.len() / 2]).contains("outside the file")
-    );
+    assert!(msg(&bytes[..bytes.len() / 2]).contains("truncated") || msg(&bytes[..bytes.len() / 2]).contains("outside the file"));
     let mut v2 = bytes.clone();
     v2[4] = 2;
     assert!(msg(&v2).contains("version"));
@@ -171,9 +150,7 @@ fn damaged_files_are_refused_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("tiny.bin");
     std::fs::write(&bin, &bytes).unwrap();
-    let err = convert_e5s1(&bin, &bin, &dir.path().join("o"), Some("00"))
-        .unwrap_err()
-        .to_string();
+    let err = convert_e5s1(&bin, &bin, &dir.path().join("o"), Some("00")).unwrap_err().to_string();
     assert!(err.contains("checksum"), "{err}");
 }
 
@@ -191,15 +168,7 @@ fn missing_or_damaged_base_directory_names_the_setup_command() {
     convert_e5s1(&bin, &bin, &out, None).unwrap();
     let enc = out.join("encoder.ot");
     let len = std::fs::metadata(&enc).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&enc)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    std::fs::OpenOptions::new().write(true).open(&enc).unwrap().set_len(len / 2).unwrap();
     let err = BaseModelDir::open(&out).unwrap_err().to_string();
-    assert!(
-        err.contains("damaged or partial") && err.contains("make setup"),
-        "{err}"
-    );
+    assert!(err.contains("damaged or partial") && err.contains("make setup"), "{err}");
 }

@@ -5,20 +5,11 @@ use fintag::formats::foreign::*;
 use fintag::labels::{EntityLabel, Sentiment, SpanLabel};
 use std::collections::{BTreeMap, HashMap};
 
-const GUIDELINE_EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/examples/guideline-examples.jsonl"
-);
-const SEED: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/examples/seed-alibaba.jsonl"
-);
+const GUIDELINE_EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/examples/guideline-examples.jsonl");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/examples/seed-alibaba.jsonl");
 
 fn fixture(name: &str) -> String {
-    let p = format!(
-        "{}/tests/fixtures/foreign/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let p = format!("{}/tests/fixtures/foreign/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -41,45 +32,26 @@ fn our_docs() -> Vec<LabelledDocument> {
 
 /// (start, end, label, surface) of every span.
 fn spans(d: &LabelledDocument) -> Vec<(usize, usize, &'static str, String)> {
-    d.spans
-        .iter()
-        .map(|s| (s.start, s.end, s.label.as_str(), d.slice(s.start, s.end)))
-        .collect()
+    d.spans.iter().map(|s| (s.start, s.end, s.label.as_str(), d.slice(s.start, s.end))).collect()
 }
 
-fn sp(
-    start: usize,
-    end: usize,
-    label: &'static str,
-    surface: &str,
-) -> (usize, usize, &'static str, String) {
+fn sp(start: usize, end: usize, label: &'static str, surface: &str) -> (usize, usize, &'static str, String) {
     (start, end, label, surface.to_string())
 }
 
 fn neutral(ranges: &[(usize, usize)]) -> Vec<SentenceSentiment> {
-    ranges
-        .iter()
-        .map(|&(start, end)| SentenceSentiment {
-            start,
-            end,
-            sentiment: Sentiment::Neutral,
-        })
-        .collect()
+    ranges.iter().map(|&(start, end)| SentenceSentiment { start, end, sentiment: Sentiment::Neutral }).collect()
 }
 
 /// The sentences import gives a text without sentence annotations: `split_sentences`, neutral.
 fn split(text: &str) -> Vec<SentenceSentiment> {
-    let b: Vec<(usize, usize)> = fintag::text::split_sentences(text)
-        .iter()
-        .map(|b| (b.start, b.end))
-        .collect();
+    let b: Vec<(usize, usize)> = fintag::text::split_sentences(text).iter().map(|b| (b.start, b.end)).collect();
     neutral(&b)
 }
 
 fn one_line_doc() -> LabelledDocument {
     // "Jetzt Nvidia-Aktie kaufen!" is PROMO; "AMD" inside "AMD-Chips" is a partial word.
-    let text =
-        "Die Allianz SE und Munich Re steigen. Jetzt Nvidia-Aktie kaufen! AMD-Chips gefragt.";
+    let text = "Die Allianz SE und Munich Re steigen. Jetzt Nvidia-Aktie kaufen! AMD-Chips gefragt.";
     let find = |s: &str| {
         let b = text.find(s).unwrap();
         let start = text[..b].chars().count();
@@ -104,21 +76,9 @@ fn one_line_doc() -> LabelledDocument {
             span("AMD", org),
         ],
         sentences: vec![
-            SentenceSentiment {
-                start: s1.0,
-                end: s1.1,
-                sentiment: Sentiment::Positive,
-            },
-            SentenceSentiment {
-                start: s2.0,
-                end: s2.1,
-                sentiment: Sentiment::Neutral,
-            },
-            SentenceSentiment {
-                start: s3.0,
-                end: s3.1,
-                sentiment: Sentiment::Positive,
-            },
+            SentenceSentiment { start: s1.0, end: s1.1, sentiment: Sentiment::Positive },
+            SentenceSentiment { start: s2.0, end: s2.1, sentiment: Sentiment::Neutral },
+            SentenceSentiment { start: s3.0, end: s3.1, sentiment: Sentiment::Positive },
         ],
         sentiment: Sentiment::Positive,
         clickbait: true,
@@ -132,25 +92,13 @@ fn one_line_doc() -> LabelledDocument {
 
 #[test]
 fn doccano_import_reads_both_styles() {
-    let r = import(
-        ImportFormat::Doccano,
-        &fixture("doccano.jsonl"),
-        "doccano.jsonl",
-        &no_map(),
-    );
+    let r = import(ImportFormat::Doccano, &fixture("doccano.jsonl"), "doccano.jsonl", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.docs.len(), 3);
 
     let (line, d) = &r.docs[0];
     assert_eq!((*line, d.id.as_str()), (1, "17"));
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(4, 17, "ORG", "Deutsche Bank"),
-            sp(39, 53, "ORG", "Siemens Energy"),
-            sp(58, 66, "MONEY", "120 Euro"),
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(4, 17, "ORG", "Deutsche Bank"), sp(39, 53, "ORG", "Siemens Energy"), sp(58, 66, "MONEY", "120 Euro"),]);
     assert_eq!(d.sentences, split(&d.text));
     assert_eq!(d.sentences, neutral(&[(0, 70)]));
     assert_eq!((d.sentiment, d.clickbait), (Sentiment::Neutral, false));
@@ -176,22 +124,13 @@ fn doccano_import_reads_both_styles() {
     assert_eq!((*line, d.id.as_str()), (4, "muenchener-rueck"));
     assert_eq!(
         spans(d),
-        vec![
-            sp(4, 18, "ORG", "Münchener Rück"),
-            sp(45, 60, "DATE", "dritten Quartal"),
-            sp(64, 74, "PERCENT", "12 Prozent"),
-        ]
+        vec![sp(4, 18, "ORG", "Münchener Rück"), sp(45, 60, "DATE", "dritten Quartal"), sp(64, 74, "PERCENT", "12 Prozent"),]
     );
 }
 
 #[test]
 fn label_studio_import_takes_first_annotation_or_predictions() {
-    let r = import(
-        ImportFormat::LabelStudio,
-        &fixture("labelstudio.json"),
-        "ls.json",
-        &no_map(),
-    );
+    let r = import(ImportFormat::LabelStudio, &fixture("labelstudio.json"), "ls.json", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.docs.len(), 3);
 
@@ -214,84 +153,42 @@ fn label_studio_import_takes_first_annotation_or_predictions() {
     // Only predictions, with UTF-16 offsets (the emoji counts twice): converted.
     let (line, d) = &r.docs[1];
     assert_eq!((*line, d.id.as_str()), (2, "102"));
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(2, 14, "INSTRUMENT", "Nvidia-Aktie"),
-            sp(40, 68, "PROMO", "Jetzt Gratis-Analyse sichern"),
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(2, 14, "INSTRUMENT", "Nvidia-Aktie"), sp(40, 68, "PROMO", "Jetzt Gratis-Analyse sichern"),]);
     assert_eq!(d.sentences, split(&d.text));
     assert!(d.clickbait);
 
     // No id: path:task number.
     let (line, d) = &r.docs[2];
     assert_eq!((*line, d.id.as_str()), (3, "ls.json:3"));
-    assert_eq!(
-        spans(d),
-        vec![sp(4, 7, "ORG", "EZB"), sp(33, 42, "PERCENT", "2 Prozent")]
-    );
+    assert_eq!(spans(d), vec![sp(4, 7, "ORG", "EZB"), sp(33, 42, "PERCENT", "2 Prozent")]);
 }
 
 #[test]
 fn prodigy_import_skips_rejected_and_ignored() {
-    let r = import(
-        ImportFormat::Prodigy,
-        &fixture("prodigy.jsonl"),
-        "p.jsonl",
-        &no_map(),
-    );
+    let r = import(ImportFormat::Prodigy, &fixture("prodigy.jsonl"), "p.jsonl", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.docs.len(), 2);
     let (line, d) = &r.docs[0];
     assert_eq!((*line, d.id.as_str()), (1, "p.jsonl:1"));
     assert_eq!(d.source.as_deref(), Some("newswire"));
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(0, 5, "ORG", "Apple"),
-            sp(31, 50, "MONEY", "94,9 Mrd. US-Dollar")
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(0, 5, "ORG", "Apple"), sp(31, 50, "MONEY", "94,9 Mrd. US-Dollar")]);
     let (line, d) = &r.docs[1];
     assert_eq!((*line, d.id.as_str()), (4, "p-3"));
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(4, 7, "INSTRUMENT", "DAX"),
-            sp(36, 40, "ORG", "BASF"),
-            sp(48, 59, "PERCENT", "1,5 Prozent"),
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(4, 7, "INSTRUMENT", "DAX"), sp(36, 40, "ORG", "BASF"), sp(48, 59, "PERCENT", "1,5 Prozent"),]);
     assert_eq!(d.sentences, split(&d.text));
 }
 
 #[test]
 fn conll_import_reads_iob1_and_bio_documents() {
-    let r = import(
-        ImportFormat::Conll,
-        &fixture("conll.txt"),
-        "c.conll",
-        &no_map(),
-    );
+    let r = import(ImportFormat::Conll, &fixture("conll.txt"), "c.conll", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.docs.len(), 2);
 
     let (line, d) = &r.docs[0];
     assert_eq!((*line, d.id.as_str()), (1, "c.conll:1"));
-    assert_eq!(
-        d.text,
-        "Die Commerzbank erhöht ihre Prognose .\nDer Kurs stieg in Frankfurt um 3 Prozent ."
-    );
+    assert_eq!(d.text, "Die Commerzbank erhöht ihre Prognose .\nDer Kurs stieg in Frankfurt um 3 Prozent .");
     // IOB1: an "I-" after O starts an entity.
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(4, 15, "ORG", "Commerzbank"),
-            sp(57, 66, "LOC", "Frankfurt"),
-            sp(70, 79, "PERCENT", "3 Prozent"),
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(4, 15, "ORG", "Commerzbank"), sp(57, 66, "LOC", "Frankfurt"), sp(70, 79, "PERCENT", "3 Prozent"),]);
     assert_eq!(d.sentences, neutral(&[(0, 38), (39, 81)]));
     assert_eq!((d.sentiment, d.clickbait), (Sentiment::Neutral, false));
 
@@ -299,11 +196,7 @@ fn conll_import_reads_iob1_and_bio_documents() {
     assert_eq!((*line, d.id.as_str()), (20, "c.conll:20"));
     assert_eq!(
         spans(d),
-        vec![
-            sp(0, 17, "PER", "Christine Lagarde"),
-            sp(32, 56, "ORG", "Europäischen Zentralbank"),
-            sp(60, 69, "LOC", "Frankfurt"),
-        ]
+        vec![sp(0, 17, "PER", "Christine Lagarde"), sp(32, 56, "ORG", "Europäischen Zentralbank"), sp(60, 69, "LOC", "Frankfurt"),]
     );
     assert_eq!(d.sentences, neutral(&[(0, 83)]));
 }
@@ -317,83 +210,40 @@ fn conll_without_docstart_is_one_document_and_b_splits_neighbours() {
     let (line, d) = &r.docs[0];
     assert_eq!((*line, d.id.as_str()), (3, "x:3"));
     assert_eq!(d.text, "DAX und MDAX B-INSTRUMENT\nSAP SE B-ORG");
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(0, 3, "INSTRUMENT", "DAX"),
-            sp(8, 12, "INSTRUMENT", "MDAX"),
-            sp(26, 32, "ORG", "SAP SE"),
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(0, 3, "INSTRUMENT", "DAX"), sp(8, 12, "INSTRUMENT", "MDAX"), sp(26, 32, "ORG", "SAP SE"),]);
     let lines: Vec<usize> = r.problems.iter().map(|p| p.line).collect();
     assert_eq!(lines, vec![6, 10]);
 
     // Adjacent B- tags of one label are two entities; BIOES works too.
-    let r = import(
-        ImportFormat::Conll,
-        "Allianz B-ORG\nMunich B-ORG\nRe I-ORG\nBASF S-ORG\nDeutsche B-ORG\nBörse E-ORG\n",
-        "y",
-        &no_map(),
-    );
+    let r = import(ImportFormat::Conll, "Allianz B-ORG\nMunich B-ORG\nRe I-ORG\nBASF S-ORG\nDeutsche B-ORG\nBörse E-ORG\n", "y", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     let surfaces: Vec<String> = spans(&r.docs[0].1).into_iter().map(|s| s.3).collect();
-    assert_eq!(
-        surfaces,
-        vec!["Allianz", "Munich Re", "BASF", "Deutsche Börse"]
-    );
+    assert_eq!(surfaces, vec!["Allianz", "Munich Re", "BASF", "Deutsche Börse"]);
 }
 
 #[test]
 fn germeval_import_uses_outer_tags_and_drops_deriv_part_oth_silently() {
-    let r = import(
-        ImportFormat::Germeval,
-        &fixture("germeval.tsv"),
-        "g.tsv",
-        &no_map(),
-    );
+    let r = import(ImportFormat::Germeval, &fixture("germeval.tsv"), "g.tsv", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.docs.len(), 2);
 
     let (line, d) = &r.docs[0];
     assert_eq!((*line, d.id.as_str()), (1, "g.tsv:1"));
-    assert_eq!(
-        d.text,
-        "Die Deutsche Bank eröffnete eine Filiale in Frankfurt am Main ."
-    );
-    assert_eq!(
-        d.source.as_deref(),
-        Some("http://de.wikipedia.org/wiki/Deutsche_Bank [2009-10-17]")
-    );
+    assert_eq!(d.text, "Die Deutsche Bank eröffnete eine Filiale in Frankfurt am Main .");
+    assert_eq!(d.source.as_deref(), Some("http://de.wikipedia.org/wiki/Deutsche_Bank [2009-10-17]"));
     // The inner B-LOCderiv is ignored.
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(4, 17, "ORG", "Deutsche Bank"),
-            sp(44, 61, "LOC", "Frankfurt am Main")
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(4, 17, "ORG", "Deutsche Bank"), sp(44, 61, "LOC", "Frankfurt am Main")]);
     assert_eq!(d.sentences, neutral(&[(0, 63)]));
 
     let (line, d) = &r.docs[1];
     assert_eq!((*line, d.id.as_str()), (14, "g.tsv:14"));
-    assert_eq!(
-        spans(d),
-        vec![
-            sp(32, 36, "ORG", "Audi"),
-            sp(70, 85, "PER", "Markus Duesmann")
-        ]
-    );
+    assert_eq!(spans(d), vec![sp(32, 36, "ORG", "Audi"), sp(70, 85, "PER", "Markus Duesmann")]);
 }
 
 #[test]
 fn germeval_label_map_overrides_the_default_map() {
     let map = parse_label_map("OTH=PRODUCT,ORGpart=ORG,LOCderiv=O").unwrap();
-    let r = import(
-        ImportFormat::Germeval,
-        &fixture("germeval.tsv"),
-        "g.tsv",
-        &map,
-    );
+    let r = import(ImportFormat::Germeval, &fixture("germeval.tsv"), "g.tsv", &map);
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(
         spans(&r.docs[1].1),
@@ -412,10 +262,7 @@ fn jsonl_and_ann_import_delegate_to_our_readers() {
     let a = import(ImportFormat::Jsonl, &content, "g", &no_map());
     let b = fintag::formats::jsonl::parse_labelled(&content, "g");
     assert_eq!(a.docs.len(), 6);
-    assert_eq!(
-        a.docs.iter().map(|d| &d.1).collect::<Vec<_>>(),
-        b.docs.iter().map(|d| &d.1).collect::<Vec<_>>()
-    );
+    assert_eq!(a.docs.iter().map(|d| &d.1).collect::<Vec<_>>(), b.docs.iter().map(|d| &d.1).collect::<Vec<_>>());
     let ann = "=== a\n# sentiment: positive\n+ [BASF|ORG] steigt.\n";
     let r = import(ImportFormat::Ann, ann, "a.ann", &no_map());
     assert!(r.problems.is_empty(), "{:?}", r.problems);
@@ -451,10 +298,7 @@ fn round_trip_jsonl_ann_jsonl_is_identical() {
     let jsonl = export(ExportFormat::Jsonl, &back).unwrap();
     let again = import(ImportFormat::Jsonl, &jsonl, "rt.jsonl", &no_map());
     assert!(again.problems.is_empty(), "{:?}", again.problems);
-    assert_eq!(
-        again.docs.into_iter().map(|(_, d)| d).collect::<Vec<_>>(),
-        docs
-    );
+    assert_eq!(again.docs.into_iter().map(|(_, d)| d).collect::<Vec<_>>(), docs);
     assert_eq!(jsonl, export(ExportFormat::Jsonl, &docs).unwrap());
 }
 
@@ -475,25 +319,16 @@ fn round_trip_jsonl_conll_keeps_entities_on_word_boundaries() {
             let starts_word = s.start == 0 || chars[s.start - 1].is_whitespace();
             let ends_word = s.end == chars.len() || chars[s.end].is_whitespace();
             if starts_word && ends_word {
-                let surface = orig
-                    .slice(s.start, s.end)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let surface = orig.slice(s.start, s.end).split_whitespace().collect::<Vec<_>>().join(" ");
                 *expected.entry((s.label.as_str(), surface)).or_default() += 1;
             }
         }
         let mut got: BTreeMap<(&str, String), usize> = BTreeMap::new();
         for s in &back.spans {
-            *got.entry((s.label.as_str(), back.slice(s.start, s.end)))
-                .or_default() += 1;
+            *got.entry((s.label.as_str(), back.slice(s.start, s.end))).or_default() += 1;
         }
         for (k, n) in &expected {
-            assert!(
-                got.get(k).copied().unwrap_or(0) >= *n,
-                "{}: lost {k:?}",
-                orig.id
-            );
+            assert!(got.get(k).copied().unwrap_or(0) >= *n, "{}: lost {k:?}", orig.id);
             checked += n;
         }
     }
@@ -530,10 +365,7 @@ fn export_doccano_layout() {
     assert_eq!(v["label"].as_array().unwrap().len(), 5);
     assert_eq!(v["sentiment"], "positive");
     assert_eq!(v["clickbait"], true);
-    assert_eq!(
-        v["sentences"][0],
-        serde_json::json!({"start": 0, "end": 37, "sentiment": "positive"})
-    );
+    assert_eq!(v["sentences"][0], serde_json::json!({"start": 0, "end": 37, "sentiment": "positive"}));
     assert_eq!(v["genre"], "test");
     assert!(v.get("source").is_none());
 }
@@ -555,32 +387,19 @@ fn label_map_translates_foreign_labels_and_unknown_labels_are_problems() {
     assert_eq!(spans(&r.docs[1].1), vec![sp(15, 21, "LOC", "London")]);
     let lines: Vec<usize> = r.problems.iter().map(|p| p.line).collect();
     assert_eq!(lines, vec![1, 1, 2]);
-    assert!(
-        r.problems[0].message.contains("PERSON"),
-        "{}",
-        r.problems[0]
-    );
+    assert!(r.problems[0].message.contains("PERSON"), "{}", r.problems[0]);
     assert_eq!(r.problems[2].to_string().split(':').next(), Some("m.jsonl"));
 
     let map = parse_label_map("PERSON=PER, ORGANIZATION=ORG,COMMODITY=INSTRUMENT,").unwrap();
     let r = import(ImportFormat::Doccano, content, "m.jsonl", &map);
     assert!(r.problems.is_empty(), "{:?}", r.problems);
-    assert_eq!(
-        spans(&r.docs[0].1),
-        vec![
-            sp(0, 16, "PER", "Christian Sewing"),
-            sp(27, 40, "ORG", "Deutsche Bank")
-        ]
-    );
+    assert_eq!(spans(&r.docs[0].1), vec![sp(0, 16, "PER", "Christian Sewing"), sp(27, 40, "ORG", "Deutsche Bank")]);
     assert_eq!(spans(&r.docs[1].1)[0], sp(0, 4, "INSTRUMENT", "Gold"));
 
     // The same map works on token formats; an unknown tag is one problem per entity.
     let conll = "Christian B-PERSON\nSewing I-PERSON\nin O\nFrankfurt B-GPE\n";
     let r = import(ImportFormat::Conll, conll, "c", &map);
-    assert_eq!(
-        spans(&r.docs[0].1),
-        vec![sp(0, 16, "PER", "Christian Sewing")]
-    );
+    assert_eq!(spans(&r.docs[0].1), vec![sp(0, 16, "PER", "Christian Sewing")]);
     assert_eq!(r.problems.len(), 1);
     assert_eq!(r.problems[0].line, 4);
     assert!(r.problems[0].message.contains("GPE"));
@@ -594,15 +413,7 @@ fn parse_label_map_accepts_pairs_and_rejects_malformed_ones() {
     assert_eq!(m["ORGANIZATION"], "ORG");
     assert!(parse_label_map("").unwrap().is_empty());
     assert_eq!(parse_label_map(" OTH = O ").unwrap()["OTH"], "O");
-    for bad in [
-        "PERSON",
-        "PERSON=",
-        "=PER",
-        "PERSON=PER,ORG",
-        "PERSON=HUMAN",
-        "A=B=C",
-        "X=PER,X=ORG",
-    ] {
+    for bad in ["PERSON", "PERSON=", "=PER", "PERSON=PER,ORG", "PERSON=HUMAN", "A=B=C", "X=PER,X=ORG"] {
         let e = parse_label_map(bad).unwrap_err();
         assert!(!e.is_empty(), "{bad}");
     }
@@ -627,10 +438,7 @@ fn broken_doccano_line_in_the_middle_is_one_problem() {
     assert_eq!(ids, vec!["a", "c"]);
     assert_eq!(r.docs[1].0, 4);
     assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
-    assert_eq!(
-        (r.problems[0].path.as_str(), r.problems[0].line),
-        ("d.jsonl", 2)
-    );
+    assert_eq!((r.problems[0].path.as_str(), r.problems[0].line), ("d.jsonl", 2));
 }
 
 #[test]
@@ -678,12 +486,7 @@ fn bad_records_and_spans_are_problems_with_their_lines() {
     assert_eq!(lines, vec![2, 3, 4, 4, 4], "{:?}", r.problems);
 
     // Label Studio: broken JSON is one problem on its line.
-    let r = import(
-        ImportFormat::LabelStudio,
-        "[\n{\"id\": 1,\n\"data\": }\n]",
-        "ls",
-        &no_map(),
-    );
+    let r = import(ImportFormat::LabelStudio, "[\n{\"id\": 1,\n\"data\": }\n]", "ls", &no_map());
     assert!(r.docs.is_empty());
     assert_eq!(r.problems.len(), 1);
     assert_eq!(r.problems[0].line, 3);
@@ -713,18 +516,7 @@ fn empty_and_odd_inputs_give_no_documents_and_do_not_panic() {
     for f in formats {
         let r = import(f, "", "e", &no_map());
         assert!(r.docs.is_empty() && r.problems.is_empty(), "{f:?}");
-        for odd in [
-            "\u{feff}",
-            "{",
-            "[",
-            "]",
-            "\t\t\t",
-            "-DOCSTART-",
-            "#",
-            "\n\n\r\n",
-            "🚀 B-",
-            "1\t\t\t",
-        ] {
+        for odd in ["\u{feff}", "{", "[", "]", "\t\t\t", "-DOCSTART-", "#", "\n\n\r\n", "🚀 B-", "1\t\t\t"] {
             let _ = import(f, odd, "e", &no_map());
         }
     }

@@ -20,19 +20,12 @@ fn check_offsets(text: &str) {
     let mut prev = 0;
     let chars: Vec<char> = text.chars().collect();
     for t in &enc.tokens {
-        assert!(
-            t.start <= t.end && t.end <= n,
-            "token {t:?} outside {n} code points of {text:?}"
-        );
+        assert!(t.start <= t.end && t.end <= n, "token {t:?} outside {n} code points of {text:?}");
         assert!(t.start >= prev, "offsets go backwards at {t:?} in {text:?}");
         prev = t.start;
         // a token never starts or ends on whitespace it did not cover
         if t.end > t.start {
-            assert!(
-                !chars[t.start].is_whitespace()
-                    || chars[t.start..t.end].iter().all(|c| c.is_whitespace()),
-                "{t:?} in {text:?}"
-            );
+            assert!(!chars[t.start].is_whitespace() || chars[t.start..t.end].iter().all(|c| c.is_whitespace()), "{t:?} in {text:?}");
         }
     }
 }
@@ -42,11 +35,7 @@ fn offsets_are_code_points_on_german_finance_text() {
     let text = "Die Alibaba-Aktie (ISIN US01609W1027) stieg um 3,2 % auf 198,56 US-Dollar – „Agent OS“ 💪 läuft.";
     let enc = tokenizer().encode(text).unwrap();
     let chars: Vec<char> = text.chars().collect();
-    let words: Vec<String> = enc
-        .tokens
-        .iter()
-        .map(|t| chars[t.start..t.end].iter().collect())
-        .collect();
+    let words: Vec<String> = enc.tokens.iter().map(|t| chars[t.start..t.end].iter().collect()).collect();
     let rebuilt: String = words.concat();
     assert_eq!(rebuilt.replace(' ', ""), text.replace(' ', ""));
     // word boundaries survive: a token starts at "Alibaba" (char 4) and one ends after "Aktie"
@@ -70,19 +59,14 @@ proptest! {
     }
 }
 
-fn gold_boundaries(
-    path: &std::path::Path,
-) -> Vec<(String, Vec<(usize, usize)>, Vec<(usize, usize)>)> {
+fn gold_boundaries(path: &std::path::Path) -> Vec<(String, Vec<(usize, usize)>, Vec<(usize, usize)>)> {
     let r = read_labelled(path).unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     r.docs
         .into_iter()
         .map(|(_, d)| {
             let gold: Vec<(usize, usize)> = d.sentences.iter().map(|s| (s.start, s.end)).collect();
-            let got: Vec<(usize, usize)> = split_sentences(&d.text)
-                .iter()
-                .map(|b| (b.start, b.end))
-                .collect();
+            let got: Vec<(usize, usize)> = split_sentences(&d.text).iter().map(|b| (b.start, b.end)).collect();
             (d.id, gold, got)
         })
         .collect()
@@ -98,9 +82,7 @@ fn splitter_reproduces_all_35_seed_sentences() {
 
 #[test]
 fn splitter_reproduces_the_guideline_examples() {
-    for (id, gold, got) in
-        gold_boundaries(&common::shared_examples().join("guideline-examples.jsonl"))
-    {
+    for (id, gold, got) in gold_boundaries(&common::shared_examples().join("guideline-examples.jsonl")) {
         assert_eq!(got, gold, "{id}");
     }
 }
@@ -117,13 +99,6 @@ fn splitter_agrees_with_the_corpus_gold() {
         }
     }
     let share = exact as f64 / total as f64;
-    eprintln!(
-        "splitter reproduces {exact} of {total} corpus sentences ({:.2}%)",
-        100.0 * share
-    );
-    assert!(
-        share >= 0.97,
-        "only {:.2}% of gold sentences reproduced",
-        100.0 * share
-    );
+    eprintln!("splitter reproduces {exact} of {total} corpus sentences ({:.2}%)", 100.0 * share);
+    assert!(share >= 0.97, "only {:.2}% of gold sentences reproduced", 100.0 * share);
 }

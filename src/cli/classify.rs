@@ -35,8 +35,7 @@ pub struct ClassifyArgs {
 
 /// Applies --labels and --min-score.
 pub fn filter(p: &mut Prediction, labels: &[SpanLabel], min_score: f32) {
-    p.spans
-        .retain(|s| s.score >= min_score && (labels.is_empty() || labels.contains(&s.label)));
+    p.spans.retain(|s| s.score >= min_score && (labels.is_empty() || labels.contains(&s.label)));
 }
 
 pub fn parse_labels(names: &[String]) -> anyhow::Result<Vec<SpanLabel>> {
@@ -44,11 +43,8 @@ pub fn parse_labels(names: &[String]) -> anyhow::Result<Vec<SpanLabel>> {
         .iter()
         .filter(|n| !n.trim().is_empty())
         .map(|n| {
-            SpanLabel::parse(n.trim()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown label {n:?} (ORG PER LOC PRODUCT INSTRUMENT MONEY PERCENT DATE PROMO)"
-                )
-            })
+            SpanLabel::parse(n.trim())
+                .ok_or_else(|| anyhow::anyhow!("unknown label {n:?} (ORG PER LOC PRODUCT INSTRUMENT MONEY PERCENT DATE PROMO)"))
         })
         .collect()
 }
@@ -56,16 +52,10 @@ pub fn parse_labels(names: &[String]) -> anyhow::Result<Vec<SpanLabel>> {
 pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     let labels = parse_labels(&a.labels)?;
     let to_terminal = a.out.is_none() && std::io::stdout().is_terminal();
-    let format = a.format.unwrap_or(if to_terminal {
-        OutputFormat::Pretty
-    } else {
-        OutputFormat::Jsonl
-    });
+    let format = a.format.unwrap_or(if to_terminal { OutputFormat::Pretty } else { OutputFormat::Jsonl });
     let pipeline = load_pipeline(&a.model)?;
     let mut sink: Box<dyn Write> = match &a.out {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-        )),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut failures = 0usize;
@@ -101,14 +91,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
                     }
                     Err(e) => {
                         failures += 1;
-                        report_error(
-                            &mut sink,
-                            format,
-                            &doc.id,
-                            &e.to_string(),
-                            &mut errors,
-                            &mut json_items,
-                        )?;
+                        report_error(&mut sink, format, &doc.id, &e.to_string(), &mut errors, &mut json_items)?;
                     }
                 }
             }
@@ -119,14 +102,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
             Some(Ok(doc)) => batch.push(doc),
             Some(Err((id, e))) => {
                 failures += 1;
-                report_error(
-                    &mut sink,
-                    format,
-                    &id,
-                    &e.to_string(),
-                    &mut errors,
-                    &mut json_items,
-                )?;
+                report_error(&mut sink, format, &id, &e.to_string(), &mut errors, &mut json_items)?;
             }
         }
     }

@@ -56,22 +56,12 @@ pub enum DataCommand {
 }
 
 fn format_of(p: &Path, f: Option<ImportFormat>) -> ImportFormat {
-    f.unwrap_or_else(|| {
-        if p.extension().is_some_and(|e| e == "ann") {
-            ImportFormat::Ann
-        } else {
-            ImportFormat::Jsonl
-        }
-    })
+    f.unwrap_or_else(|| if p.extension().is_some_and(|e| e == "ann") { ImportFormat::Ann } else { ImportFormat::Jsonl })
 }
 
 pub fn run(c: DataCommand) -> anyhow::Result<i32> {
     match c {
-        DataCommand::Check {
-            files,
-            format,
-            json,
-        } => {
+        DataCommand::Check { files, format, json } => {
             let mut docs: Vec<(String, usize, LabelledDocument)> = Vec::new();
             let mut problems = Vec::new();
             for f in &files {
@@ -83,21 +73,12 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                         continue;
                     }
                 };
-                let r = import(
-                    format_of(f, format),
-                    &content,
-                    &f.display().to_string(),
-                    &HashMap::new(),
-                );
+                let r = import(format_of(f, format), &content, &f.display().to_string(), &HashMap::new());
                 for p in &r.problems {
                     println!("{p}");
                     problems.push(());
                 }
-                docs.extend(
-                    r.docs
-                        .into_iter()
-                        .map(|(l, d)| (f.display().to_string(), l, d)),
-                );
+                docs.extend(r.docs.into_iter().map(|(l, d)| (f.display().to_string(), l, d)));
             }
             for p in check_documents(&docs) {
                 println!("{p}");
@@ -117,12 +98,7 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 Ok(1)
             }
         }
-        DataCommand::Import {
-            from,
-            files,
-            out,
-            label_map,
-        } => {
+        DataCommand::Import { from, files, out, label_map } => {
             let map = match label_map {
                 Some(s) => parse_label_map(&s).map_err(|e| anyhow::anyhow!(e))?,
                 None => HashMap::new(),
@@ -130,8 +106,7 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             let mut docs = Vec::new();
             let mut n_problems = 0;
             for f in &files {
-                let content = std::fs::read_to_string(f)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                let content = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
                 let r = import(from, &content, &f.display().to_string(), &map);
                 for p in &r.problems {
                     eprintln!("{p}");
@@ -141,23 +116,12 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             }
             let s = export(ExportFormat::Jsonl, &docs)?;
             std::fs::write(&out, s)?;
-            eprintln!(
-                "imported {} documents into {} ({} problems)",
-                docs.len(),
-                out.display(),
-                n_problems
-            );
+            eprintln!("imported {} documents into {} ({} problems)", docs.len(), out.display(), n_problems);
             Ok(if n_problems > 0 { 1 } else { 0 })
         }
         DataCommand::Export { to, file, out } => {
-            let content = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let r = import(
-                format_of(&file, None),
-                &content,
-                &file.display().to_string(),
-                &HashMap::new(),
-            );
+            let content = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let r = import(format_of(&file, None), &content, &file.display().to_string(), &HashMap::new());
             for p in &r.problems {
                 eprintln!("{p}");
             }
@@ -166,45 +130,21 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             eprintln!("exported {} documents to {}", docs.len(), out.display());
             Ok(0)
         }
-        DataCommand::Split {
-            file,
-            out_dir,
-            dev,
-            test,
-            seed,
-        } => {
-            let content = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let r = import(
-                ImportFormat::Jsonl,
-                &content,
-                &file.display().to_string(),
-                &HashMap::new(),
-            );
-            anyhow::ensure!(
-                r.problems.is_empty(),
-                "{}: {} problems; run fintag data check",
-                file.display(),
-                r.problems.len()
-            );
+        DataCommand::Split { file, out_dir, dev, test, seed } => {
+            let content = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let r = import(ImportFormat::Jsonl, &content, &file.display().to_string(), &HashMap::new());
+            anyhow::ensure!(r.problems.is_empty(), "{}: {} problems; run fintag data check", file.display(), r.problems.len());
             let docs: Vec<LabelledDocument> = r.docs.into_iter().map(|(_, d)| d).collect();
             let split = fintag::formats::check::split_corpus(&docs, dev, test, seed);
             std::fs::create_dir_all(&out_dir)?;
-            for (name, part) in [
-                ("train", &split.train),
-                ("dev", &split.dev),
-                ("test", &split.test),
-            ] {
+            for (name, part) in [("train", &split.train), ("dev", &split.dev), ("test", &split.test)] {
                 let path = out_dir.join(format!("{name}.jsonl"));
                 let subset: Vec<LabelledDocument> = part.iter().map(|&i| docs[i].clone()).collect();
                 std::fs::write(&path, export(ExportFormat::Jsonl, &subset)?)?;
                 eprintln!("{name}: {} documents → {}", subset.len(), path.display());
             }
             for (a, b, sim) in &split.near_duplicates {
-                eprintln!(
-                    "kept together (similarity {sim:.2}): {} ~ {}",
-                    docs[*a].id, docs[*b].id
-                );
+                eprintln!("kept together (similarity {sim:.2}): {} ~ {}", docs[*a].id, docs[*b].id);
             }
             Ok(0)
         }

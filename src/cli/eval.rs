@@ -38,21 +38,11 @@ pub struct EvalArgs {
     pub model: ModelArgs,
 }
 
-pub fn read_gold(
-    paths: &[PathBuf],
-    format: Option<ImportFormat>,
-) -> anyhow::Result<Vec<LabelledDocument>> {
+pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Result<Vec<LabelledDocument>> {
     let mut docs = Vec::new();
     for p in paths {
-        let fmt = format.unwrap_or_else(|| {
-            if p.extension().is_some_and(|e| e == "ann") {
-                ImportFormat::Ann
-            } else {
-                ImportFormat::Jsonl
-            }
-        });
-        let content =
-            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let fmt = format.unwrap_or_else(|| if p.extension().is_some_and(|e| e == "ann") { ImportFormat::Ann } else { ImportFormat::Jsonl });
+        let content = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         let r = import(fmt, &content, &p.display().to_string(), &HashMap::new());
         for pr in &r.problems {
             eprintln!("{pr}");
@@ -77,20 +67,12 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             let pipeline = load_pipeline(&a.model)?;
             let bar = ProgressBar::new(gold.len() as u64);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             let mut preds = Vec::new();
             for chunk in gold.chunks(16) {
-                let docs: Vec<Document> = chunk
-                    .iter()
-                    .map(|d| Document {
-                        id: d.id.clone(),
-                        text: d.text.clone(),
-                    })
-                    .collect();
+                let docs: Vec<Document> = chunk.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
                 for (d, r) in docs.iter().zip(pipeline.predict_batch(&docs)) {
                     match r {
                         Ok(p) => preds.push(p),
@@ -117,12 +99,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
         std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")?;
     }
     if let Some(p) = &a.html {
-        let title = a
-            .gold
-            .iter()
-            .map(|g| g.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let title = a.gold.iter().map(|g| g.display().to_string()).collect::<Vec<_>>().join(", ");
         std::fs::write(p, html_report(&title, &report, 200))?;
         eprintln!("report written to {}", p.display());
     }

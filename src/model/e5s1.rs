@@ -66,25 +66,16 @@ impl<'a> Cursor<'a> {
             .pos
             .checked_add(n)
             .filter(|e| *e <= self.data.len())
-            .ok_or_else(|| {
-                FintagError::E5s1(format!(
-                    "truncated file: {what} needs {n} bytes at offset {}",
-                    self.pos
-                ))
-            })?;
+            .ok_or_else(|| FintagError::E5s1(format!("truncated file: {what} needs {n} bytes at offset {}", self.pos)))?;
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
     }
     fn u16(&mut self, what: &str) -> Result<u16> {
-        Ok(u16::from_le_bytes(
-            self.take(2, what)?.try_into().unwrap_or([0; 2]),
-        ))
+        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().unwrap_or([0; 2])))
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4, what)?.try_into().unwrap_or([0; 4]),
-        ))
+        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or([0; 4])))
     }
     fn i32(&mut self, what: &str) -> Result<i32> {
         Ok(self.u32(what)? as i32)
@@ -97,9 +88,7 @@ impl<'a> Cursor<'a> {
         Ok(v as usize)
     }
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8, what)?.try_into().unwrap_or([0; 8]),
-        ))
+        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or([0; 8])))
     }
     fn f32(&mut self, what: &str) -> Result<f32> {
         Ok(f32::from_bits(self.u32(what)?))
@@ -110,17 +99,13 @@ impl<'a> E5s1File<'a> {
     /// Parses and validates the header, the tensor directory and every tensor's shape.
     pub fn parse(data: &'a [u8]) -> Result<Self> {
         if data.len() < 8 || &data[..4] != MAGIC {
-            return Err(FintagError::E5s1(
-                "bad magic: not an E5S1 model file".into(),
-            ));
+            return Err(FintagError::E5s1("bad magic: not an E5S1 model file".into()));
         }
         let sha256 = hex(&Sha256::digest(data));
         let mut c = Cursor { data, pos: 4 };
         let version = c.u32("version")?;
         if version != 1 {
-            return Err(FintagError::E5s1(format!(
-                "unsupported version {version} (expected 1)"
-            )));
+            return Err(FintagError::E5s1(format!("unsupported version {version} (expected 1)")));
         }
         let header = E5s1Header {
             version,
@@ -134,14 +119,8 @@ impl<'a> E5s1File<'a> {
             layer_norm_eps: c.f32("layer-norm eps")?,
             block: c.dim("block size")?,
         };
-        if header.block != BLOCK
-            || header.hidden % BLOCK != 0
-            || header.ffn % BLOCK != 0
-            || header.hidden % header.heads != 0
-        {
-            return Err(FintagError::E5s1(format!(
-                "inconsistent dimensions: {header:?}"
-            )));
+        if header.block != BLOCK || header.hidden % BLOCK != 0 || header.ffn % BLOCK != 0 || header.hidden % header.heads != 0 {
+            return Err(FintagError::E5s1(format!("inconsistent dimensions: {header:?}")));
         }
         // Tokenizer section: skipped (fintag tokenizes with tokenizer.json), but bounds-checked.
         let pieces = c.dim("piece count")?;
@@ -164,11 +143,7 @@ impl<'a> E5s1File<'a> {
             let dtype = match c.take(1, "dtype")?[0] {
                 0 => TensorType::F32,
                 1 => TensorType::Q4_0,
-                d => {
-                    return Err(FintagError::E5s1(format!(
-                        "tensor {name}: unknown dtype {d}"
-                    )))
-                }
+                d => return Err(FintagError::E5s1(format!("tensor {name}: unknown dtype {d}"))),
             };
             let elements = c.u32("element count")? as usize;
             let offset = c.u64("tensor offset")? as usize;
@@ -178,49 +153,26 @@ impl<'a> E5s1File<'a> {
                 TensorType::Q4_0 => elements / BLOCK * BLOCK_BYTES,
             };
             if bytes != expected_bytes || (dtype == TensorType::Q4_0 && elements % BLOCK != 0) {
-                return Err(FintagError::E5s1(format!(
-                    "tensor {name}: {bytes} bytes for {elements} elements of {dtype:?}"
-                )));
+                return Err(FintagError::E5s1(format!("tensor {name}: {bytes} bytes for {elements} elements of {dtype:?}")));
             }
             if offset.checked_add(bytes).map_or(true, |e| e > data.len()) {
-                return Err(FintagError::E5s1(format!(
-                    "tensor {name} lies outside the file (truncated?)"
-                )));
+                return Err(FintagError::E5s1(format!("tensor {name} lies outside the file (truncated?)")));
             }
-            tensors.insert(
-                name.clone(),
-                TensorEntry {
-                    name,
-                    dtype,
-                    elements,
-                    offset,
-                    bytes,
-                },
-            );
+            tensors.insert(name.clone(), TensorEntry { name, dtype, elements, offset, bytes });
         }
-        let file = E5s1File {
-            header,
-            tensors,
-            sha256,
-            data,
-        };
+        let file = E5s1File { header, tensors, sha256, data };
         for (name, shape) in file.expected_shapes() {
             let entry = file.entry(&name)?;
             let n: usize = shape.iter().product();
             if entry.elements != n {
-                return Err(FintagError::E5s1(format!(
-                    "tensor {name}: {} elements, expected shape {shape:?}",
-                    entry.elements
-                )));
+                return Err(FintagError::E5s1(format!("tensor {name}: {} elements, expected shape {shape:?}", entry.elements)));
             }
         }
         Ok(file)
     }
 
     fn entry(&self, name: &str) -> Result<&TensorEntry> {
-        self.tensors
-            .get(name)
-            .ok_or_else(|| FintagError::E5s1(format!("missing tensor {name}")))
+        self.tensors.get(name).ok_or_else(|| FintagError::E5s1(format!("missing tensor {name}")))
     }
 
     /// Every tensor the encoder needs, with its (rows, cols) shape as PyTorch stores it.
@@ -263,10 +215,7 @@ impl<'a> E5s1File<'a> {
         let e = self.entry(name)?;
         let raw = &self.data[e.offset..e.offset + e.bytes];
         Ok(match e.dtype {
-            TensorType::F32 => raw
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
+            TensorType::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             TensorType::Q4_0 => dequantize_q4_0(raw),
         })
     }
@@ -275,10 +224,7 @@ impl<'a> E5s1File<'a> {
 /// Dequantises Q4_0 blocks: per block an fp16 scale `d` and 32 nibbles `q`, value `(q - 8) * d`.
 pub fn dequantize_q4_0(raw: &[u8]) -> Vec<f32> {
     let mut out = vec![0f32; raw.len() / BLOCK_BYTES * BLOCK];
-    for (block, o) in raw
-        .chunks_exact(BLOCK_BYTES)
-        .zip(out.chunks_exact_mut(BLOCK))
-    {
+    for (block, o) in raw.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
         let d = half::f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
         for j in 0..BLOCK / 2 {
             let q = block[2 + j];
@@ -300,15 +246,7 @@ pub fn write_e5s1(header: &E5s1Header, tensors: &BTreeMap<String, Vec<f32>>) -> 
     let mut head = Vec::new();
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&header.version.to_le_bytes());
-    for v in [
-        header.hidden,
-        header.layers,
-        header.heads,
-        header.ffn,
-        header.vocab,
-        header.max_positions,
-        header.type_vocab,
-    ] {
+    for v in [header.hidden, header.layers, header.heads, header.ffn, header.vocab, header.max_positions, header.type_vocab] {
         head.extend_from_slice(&(v as i32).to_le_bytes());
     }
     head.extend_from_slice(&header.layer_norm_eps.to_le_bytes());
@@ -332,19 +270,11 @@ pub fn write_e5s1(header: &E5s1Header, tensors: &BTreeMap<String, Vec<f32>>) -> 
             if name.ends_with(".w") && !name.contains("ln") || name == "emb.word" {
                 (name.clone(), 1u8, vals.len(), quantize_q4_0(vals))
             } else {
-                (
-                    name.clone(),
-                    0u8,
-                    vals.len(),
-                    vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                )
+                (name.clone(), 0u8, vals.len(), vals.iter().flat_map(|v| v.to_le_bytes()).collect())
             }
         })
         .collect();
-    let dir_len: usize = blobs
-        .iter()
-        .map(|(n, ..)| 2 + n.len() + 1 + 4 + 8 + 8)
-        .sum();
+    let dir_len: usize = blobs.iter().map(|(n, ..)| 2 + n.len() + 1 + 4 + 8 + 8).sum();
     let mut offset = head.len() + dir_len;
     let mut dir = Vec::new();
     for (name, dtype, n, bytes) in &blobs {
@@ -368,10 +298,7 @@ pub fn write_e5s1(header: &E5s1Header, tensors: &BTreeMap<String, Vec<f32>>) -> 
 pub fn quantize_q4_0(vals: &[f32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(vals.len() / BLOCK * BLOCK_BYTES);
     for block in vals.chunks(BLOCK) {
-        let max = block
-            .iter()
-            .copied()
-            .fold(0f32, |m, v| if v.abs() > m.abs() { v } else { m });
+        let max = block.iter().copied().fold(0f32, |m, v| if v.abs() > m.abs() { v } else { m });
         let d = max / -8.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         out.extend_from_slice(&half::f16::from_f32(d).to_bits().to_le_bytes());

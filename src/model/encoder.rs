@@ -11,10 +11,7 @@ use tch::{nn, Kind, Tensor};
 /// Reads a BertConfig (rust-bert's serde type) from config.json without panicking.
 pub fn load_bert_config(path: &Path) -> Result<BertConfig> {
     let raw = std::fs::read_to_string(path).map_err(|e| FintagError::io(path, e))?;
-    serde_json::from_str(&raw).map_err(|e| FintagError::Model {
-        dir: path.to_path_buf(),
-        message: format!("config.json: {e}"),
-    })
+    serde_json::from_str(&raw).map_err(|e| FintagError::Model { dir: path.to_path_buf(), message: format!("config.json: {e}") })
 }
 
 pub const LAYER_NORM_EPS: f64 = 1e-12;
@@ -35,16 +32,8 @@ impl Embeddings {
         let h = cfg.hidden_size;
         Embeddings {
             word: (&p / "word_embeddings").var("weight", &[cfg.vocab_size, h], nn::Init::Const(0.)),
-            position: (&p / "position_embeddings").var(
-                "weight",
-                &[cfg.max_position_embeddings, h],
-                nn::Init::Const(0.),
-            ),
-            token_type: (&p / "token_type_embeddings").var(
-                "weight",
-                &[cfg.type_vocab_size, h],
-                nn::Init::Const(0.),
-            ),
+            position: (&p / "position_embeddings").var("weight", &[cfg.max_position_embeddings, h], nn::Init::Const(0.)),
+            token_type: (&p / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], nn::Init::Const(0.)),
             ln_w: (&p / "LayerNorm").var("weight", &[h], nn::Init::Const(1.)),
             ln_b: (&p / "LayerNorm").var("bias", &[h], nn::Init::Const(0.)),
             hidden: h,
@@ -58,13 +47,7 @@ impl Embeddings {
         let x = Tensor::embedding(&self.word, ids, -1, false, false)
             + Tensor::embedding(&self.position, &pos, -1, false, false).unsqueeze(0)
             + self.token_type.get(0);
-        x.layer_norm(
-            &[self.hidden],
-            Some(&self.ln_w),
-            Some(&self.ln_b),
-            LAYER_NORM_EPS,
-            true,
-        )
+        x.layer_norm(&[self.hidden], Some(&self.ln_w), Some(&self.ln_b), LAYER_NORM_EPS, true)
     }
 }
 
@@ -75,17 +58,7 @@ struct Dense {
 
 impl Dense {
     fn new(p: nn::Path, out: i64, inp: i64) -> Self {
-        Dense {
-            w: p.var(
-                "weight",
-                &[out, inp],
-                nn::Init::Randn {
-                    mean: 0.0,
-                    stdev: 0.02,
-                },
-            ),
-            b: p.var("bias", &[out], nn::Init::Const(0.)),
-        }
+        Dense { w: p.var("weight", &[out, inp], nn::Init::Randn { mean: 0.0, stdev: 0.02 }), b: p.var("bias", &[out], nn::Init::Const(0.)) }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
         x.linear(&self.w, Some(&self.b))
@@ -99,10 +72,7 @@ struct Norm {
 
 impl Norm {
     fn sized(p: nn::Path, h: i64) -> Self {
-        Norm {
-            w: p.var("weight", &[h], nn::Init::Const(1.)),
-            b: p.var("bias", &[h], nn::Init::Const(0.)),
-        }
+        Norm { w: p.var("weight", &[h], nn::Init::Const(1.)), b: p.var("bias", &[h], nn::Init::Const(0.)) }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
         let h = self.w.size()[0];
@@ -153,11 +123,7 @@ impl EncoderLayer {
         let v = split(self.value.forward(x));
         let scores = q.matmul(&k.transpose(-1, -2)) * (1.0 / (hd as f64).sqrt()) + mask_bias;
         let probs = scores.softmax(-1, Kind::Float).dropout(self.dropout, train);
-        let ctx = probs
-            .matmul(&v)
-            .transpose(1, 2)
-            .contiguous()
-            .view([b, t, h]);
+        let ctx = probs.matmul(&v).transpose(1, 2).contiguous().view([b, t, h]);
         let a = self.attn_out.forward(&ctx).dropout(self.dropout, train);
         let x = self.attn_norm.forward(&(a + x));
         let mid = self.ffn_in.forward(&x).gelu("none");
@@ -168,9 +134,7 @@ impl EncoderLayer {
 
 /// Additive attention mask from a [batch, seq] 0/1 mask.
 pub fn mask_bias(mask: &Tensor) -> Tensor {
-    ((mask.to_kind(Kind::Float) * -1.0 + 1.0) * -10000.0)
-        .unsqueeze(1)
-        .unsqueeze(1)
+    ((mask.to_kind(Kind::Float) * -1.0 + 1.0) * -10000.0).unsqueeze(1).unsqueeze(1)
 }
 
 /// The whole encoder; layers may live in different var stores (frozen base, tuned top).
@@ -181,24 +145,12 @@ pub struct Encoder {
 
 impl Encoder {
     pub fn new(p: &nn::Path, cfg: &BertConfig) -> Self {
-        let layers = (0..cfg.num_hidden_layers)
-            .map(|i| EncoderLayer::new(&(p / "encoder" / "layer" / i), cfg))
-            .collect();
-        Encoder {
-            embeddings: Embeddings::new(p, cfg),
-            layers,
-        }
+        let layers = (0..cfg.num_hidden_layers).map(|i| EncoderLayer::new(&(p / "encoder" / "layer" / i), cfg)).collect();
+        Encoder { embeddings: Embeddings::new(p, cfg), layers }
     }
 
     /// Runs layers `from..to` on hidden states.
-    pub fn run_layers(
-        &self,
-        mut x: Tensor,
-        mask: &Tensor,
-        from: usize,
-        to: usize,
-        train: bool,
-    ) -> Tensor {
+    pub fn run_layers(&self, mut x: Tensor, mask: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
         let bias = mask_bias(mask);
         for layer in &self.layers[from..to.min(self.layers.len())] {
             x = layer.forward(&x, &bias, train);
@@ -217,13 +169,9 @@ impl Encoder {
 pub fn mean_pool_normalized(hidden: &Tensor, mask: &Tensor) -> Tensor {
     let m = mask.to_kind(Kind::Float).unsqueeze(-1);
     let sum = (hidden * &m).sum_dim_intlist(Some(&[1i64][..]), false, Kind::Float);
-    let count = m
-        .sum_dim_intlist(Some(&[1i64][..]), false, Kind::Float)
-        .clamp_min(1e-9);
+    let count = m.sum_dim_intlist(Some(&[1i64][..]), false, Kind::Float).clamp_min(1e-9);
     let mean = sum / count;
-    let norm = mean
-        .norm_scalaropt_dim(2.0, &[-1i64][..], true)
-        .clamp_min(1e-12);
+    let norm = mean.norm_scalaropt_dim(2.0, &[-1i64][..], true).clamp_min(1e-12);
     mean / norm
 }
 
@@ -231,8 +179,5 @@ pub fn mean_pool_normalized(hidden: &Tensor, mask: &Tensor) -> Tensor {
 pub fn load_into(vs: &mut nn::VarStore, file: &Path) -> Result<()> {
     vs.load_partial(file)
         .map(|_| ())
-        .map_err(|e| FintagError::Model {
-            dir: file.to_path_buf(),
-            message: format!("cannot load weights: {e}"),
-        })
+        .map_err(|e| FintagError::Model { dir: file.to_path_buf(), message: format!("cannot load weights: {e}") })
 }

@@ -53,11 +53,7 @@ impl Heads {
         let entity_logits = x.apply(&self.entity);
         let promo_logits = x.apply(&self.promo);
         let sentences = pooling.matmul(tokens);
-        let sentence_logits = self
-            .sentence_proj
-            .forward(&sentences.dropout(self.dropout, train))
-            .tanh()
-            .apply(&self.sentence_out);
+        let sentence_logits = self.sentence_proj.forward(&sentences.dropout(self.dropout, train)).tanh().apply(&self.sentence_out);
         let n_sent = sentences.size()[0];
         let mean = if n_sent > 0 {
             sentences.mean_dim(Some(&[0i64][..]), false, Kind::Float)
@@ -66,11 +62,7 @@ impl Heads {
         };
         let max = tokens.amax(&[0i64][..], false);
         let doc = Tensor::cat(&[mean, max], 0).dropout(self.dropout, train);
-        let d = self
-            .document_proj
-            .forward(&doc)
-            .tanh()
-            .apply(&self.document_out);
+        let d = self.document_proj.forward(&doc).tanh().apply(&self.document_out);
         HeadOutputs {
             entity_logits,
             promo_logits,

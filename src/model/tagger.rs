@@ -42,30 +42,18 @@ impl TaggerConfig {
             max_tokens: WindowConfig::default().max_tokens,
             overlap: WindowConfig::default().overlap,
             dropout: 0.1,
-            entity_labels: crate::labels::EntityLabel::ALL
-                .iter()
-                .map(|l| l.as_str().to_string())
-                .collect(),
+            entity_labels: crate::labels::EntityLabel::ALL.iter().map(|l| l.as_str().to_string()).collect(),
             promo_tags: vec!["O".into(), "B-PROMO".into(), "I-PROMO".into()],
-            sentiments: crate::labels::Sentiment::ALL
-                .iter()
-                .map(|s| s.as_str().to_string())
-                .collect(),
+            sentiments: crate::labels::Sentiment::ALL.iter().map(|s| s.as_str().to_string()).collect(),
             weights_dtype: "float16".into(),
         }
     }
     pub fn windows(&self) -> WindowConfig {
-        WindowConfig {
-            max_tokens: self.max_tokens,
-            overlap: self.overlap,
-        }
+        WindowConfig { max_tokens: self.max_tokens, overlap: self.overlap }
     }
     fn check_label_maps(&self, dir: &Path) -> Result<()> {
         let fresh = TaggerConfig::new("", "", 0);
-        if self.entity_labels != fresh.entity_labels
-            || self.promo_tags != fresh.promo_tags
-            || self.sentiments != fresh.sentiments
-        {
+        if self.entity_labels != fresh.entity_labels || self.promo_tags != fresh.promo_tags || self.sentiments != fresh.sentiments {
             return Err(FintagError::Model {
                 dir: dir.to_path_buf(),
                 message: "label maps differ from this fintag version's labels".into(),
@@ -121,41 +109,19 @@ impl Tagger {
         let cfg = &base.config;
         let layers = cfg.num_hidden_layers as usize;
         if config.tuned_layers > layers {
-            return Err(FintagError::Invalid(format!(
-                "tuned_layers {} exceeds the encoder's {layers} layers",
-                config.tuned_layers
-            )));
+            return Err(FintagError::Invalid(format!("tuned_layers {} exceeds the encoder's {layers} layers", config.tuned_layers)));
         }
         let split = layers - config.tuned_layers;
         let embeddings = super::encoder::Embeddings::new(&base_vs.root(), cfg);
         let layer_objs = (0..layers)
             .map(|i| {
-                let root = if i < split {
-                    base_vs.root()
-                } else {
-                    tuned_vs.root()
-                };
+                let root = if i < split { base_vs.root() } else { tuned_vs.root() };
                 super::encoder::EncoderLayer::new(&(root / "encoder" / "layer" / i), cfg)
             })
             .collect();
-        let heads = Heads::new(
-            &tuned_vs.root().set_group(1),
-            cfg.hidden_size,
-            config.dropout,
-        );
+        let heads = Heads::new(&tuned_vs.root().set_group(1), cfg.hidden_size, config.dropout);
         let tokenizer = TextTokenizer::from_file(&base.tokenizer_path())?;
-        Ok(Tagger {
-            config,
-            base,
-            tokenizer,
-            encoder: Encoder {
-                embeddings,
-                layers: layer_objs,
-            },
-            heads,
-            base_vs,
-            tuned_vs,
-        })
+        Ok(Tagger { config, base, tokenizer, encoder: Encoder { embeddings, layers: layer_objs }, heads, base_vs, tuned_vs })
     }
 
     /// A fresh model for training: tuned layers start from the base weights, heads random.
@@ -165,37 +131,24 @@ impl Tagger {
         let config = TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers);
         let mut t = Self::build(config, base)?;
         let enc = t.base.encoder_path();
-        let missing = t
-            .base_vs
-            .load_partial(&enc)
-            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
+        let missing = t.base_vs.load_partial(&enc).map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
         if !missing.is_empty() {
-            return Err(FintagError::BaseModel(format!(
-                "{} lacks {}",
-                enc.display(),
-                missing.join(", ")
-            )));
+            return Err(FintagError::BaseModel(format!("{} lacks {}", enc.display(), missing.join(", "))));
         }
-        t.tuned_vs
-            .load_partial(&enc)
-            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
+        t.tuned_vs.load_partial(&enc).map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
         t.base_vs.freeze();
         Ok(t)
     }
 
     /// Loads a trained model directory on top of the base model directory.
     pub fn load(model_dir: &Path, base_dir: &Path) -> Result<Self> {
-        let err = |message: String| FintagError::Model {
-            dir: model_dir.to_path_buf(),
-            message,
-        };
+        let err = |message: String| FintagError::Model { dir: model_dir.to_path_buf(), message };
         let cfg_path = model_dir.join(CONFIG_FILE);
         if !cfg_path.is_file() {
             return Err(err(format!("no {CONFIG_FILE} (not a fintag model directory; train one with `fintag train` or pass --model)")));
         }
         let raw = std::fs::read_to_string(&cfg_path).map_err(|e| FintagError::io(&cfg_path, e))?;
-        let config: TaggerConfig =
-            serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
+        let config: TaggerConfig = serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
         config.check_label_maps(model_dir)?;
         let base = BaseModelDir::open(base_dir)?;
         if base.manifest.source_sha256 != config.base_sha256 {
@@ -208,35 +161,21 @@ impl Tagger {
         }
         let mut t = Self::build(config, base)?;
         let enc = t.base.encoder_path();
-        let missing = t
-            .base_vs
-            .load_partial(&enc)
-            .map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
+        let missing = t.base_vs.load_partial(&enc).map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
         if !missing.is_empty() {
-            return Err(FintagError::BaseModel(format!(
-                "{} lacks {}",
-                enc.display(),
-                missing.join(", ")
-            )));
+            return Err(FintagError::BaseModel(format!("{} lacks {}", enc.display(), missing.join(", "))));
         }
         let weights = model_dir.join(WEIGHTS_FILE);
         if !weights.is_file() {
             return Err(err(format!("{WEIGHTS_FILE} is missing")));
         }
-        let stored = Tensor::load_multi(&weights)
-            .map_err(|e| err(format!("{WEIGHTS_FILE} is unreadable: {e}")))?;
+        let stored = Tensor::load_multi(&weights).map_err(|e| err(format!("{WEIGHTS_FILE} is unreadable: {e}")))?;
         let stored: std::collections::HashMap<String, Tensor> = stored.into_iter().collect();
         let mut vars = t.tuned_vs.variables();
         for (name, var) in vars.iter_mut() {
-            let src = stored
-                .get(name)
-                .ok_or_else(|| err(format!("{WEIGHTS_FILE} lacks tensor {name}")))?;
+            let src = stored.get(name).ok_or_else(|| err(format!("{WEIGHTS_FILE} lacks tensor {name}")))?;
             if src.size() != var.size() {
-                return Err(err(format!(
-                    "tensor {name} has shape {:?}, the model needs {:?}",
-                    src.size(),
-                    var.size()
-                )));
+                return Err(err(format!("tensor {name} has shape {:?}, the model needs {:?}", src.size(), var.size())));
             }
             tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))?;
         }
@@ -288,25 +227,12 @@ impl Tagger {
                 sj += 1;
             }
         }
-        Ok(PreparedDoc {
-            encoding,
-            windows,
-            owners,
-            sentences,
-            sentence_tokens,
-        })
+        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens })
     }
 
     /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is
     /// the hidden state entering layer `from` ([windows, seq, hidden]); None embeds the ids.
-    pub fn run_windows(
-        &self,
-        windows: &[&Window],
-        input: Option<&Tensor>,
-        from: usize,
-        to: usize,
-        train: bool,
-    ) -> (Tensor, Tensor) {
+    pub fn run_windows(&self, windows: &[&Window], input: Option<&Tensor>, from: usize, to: usize, train: bool) -> (Tensor, Tensor) {
         let seq = windows.iter().map(|w| w.ids.len()).max().unwrap_or(2);
         let mut ids = Vec::with_capacity(windows.len() * seq);
         let mut mask = Vec::with_capacity(windows.len() * seq);
@@ -320,10 +246,7 @@ impl Tagger {
         let mask = Tensor::of_slice(&mask).view(shape);
         let x = match input {
             Some(h) => h.shallow_clone(),
-            None => self
-                .encoder
-                .embeddings
-                .forward(&Tensor::of_slice(&ids).view(shape)),
+            None => self.encoder.embeddings.forward(&Tensor::of_slice(&ids).view(shape)),
         };
         (self.encoder.run_layers(x, &mask, from, to, train), mask)
     }
@@ -344,10 +267,7 @@ impl Tagger {
             t = e;
         }
         if parts.is_empty() {
-            return Tensor::zeros(
-                &[0, self.base.config.hidden_size],
-                (Kind::Float, Device::Cpu),
-            );
+            return Tensor::zeros(&[0, self.base.config.hidden_size], (Kind::Float, Device::Cpu));
         }
         Tensor::cat(&parts, 0)
     }
@@ -370,10 +290,7 @@ impl Tagger {
             }
             all.sort_by_key(|&(d, w)| docs[d].windows[w].ids.len());
             let layers = self.encoder.layers.len();
-            let mut per_window: Vec<Vec<Option<Tensor>>> = docs
-                .iter()
-                .map(|d| (0..d.windows.len()).map(|_| None).collect())
-                .collect();
+            let mut per_window: Vec<Vec<Option<Tensor>>> = docs.iter().map(|d| (0..d.windows.len()).map(|_| None).collect()).collect();
             let mut i = 0;
             while i < all.len() {
                 let mut j = i;
@@ -386,10 +303,7 @@ impl Tagger {
                     longest = longest.max(len);
                     j += 1;
                 }
-                let batch: Vec<&Window> = all[i..j]
-                    .iter()
-                    .map(|&(d, w)| &docs[d].windows[w])
-                    .collect();
+                let batch: Vec<&Window> = all[i..j].iter().map(|&(d, w)| &docs[d].windows[w]).collect();
                 let (hidden, _) = self.run_windows(&batch, None, 0, layers, false);
                 for (k, &(d, w)) in all[i..j].iter().enumerate() {
                     per_window[d][w] = Some(hidden.get(k as i64));
@@ -403,12 +317,7 @@ impl Tagger {
                     let padded: Vec<Tensor> = wins
                         .into_iter()
                         .map(|t| {
-                            let t = t.unwrap_or_else(|| {
-                                Tensor::zeros(
-                                    &[seq, self.base.config.hidden_size],
-                                    (Kind::Float, Device::Cpu),
-                                )
-                            });
+                            let t = t.unwrap_or_else(|| Tensor::zeros(&[seq, self.base.config.hidden_size], (Kind::Float, Device::Cpu)));
                             let len = t.size()[0];
                             if len >= seq {
                                 t.narrow(0, 0, seq)
@@ -432,11 +341,7 @@ pub fn default_model_dir() -> PathBuf {
         return PathBuf::from(p);
     }
     if let Ok(exe) = std::env::current_exe() {
-        if let Some(root) = exe
-            .parent()
-            .and_then(|p| p.parent())
-            .and_then(|p| p.parent())
-        {
+        if let Some(root) = exe.parent().and_then(|p| p.parent()).and_then(|p| p.parent()) {
             let cand = root.join("models/fintag-de");
             if cand.is_dir() {
                 return cand;
@@ -452,8 +357,15 @@ pub fn default_base_dir(model_dir: &Path) -> PathBuf {
     if let Ok(p) = std::env::var("FINTAG_BASE") {
         return PathBuf::from(p);
     }
-    model_dir
-        .parent()
-        .map(|p| p.join("base"))
-        .unwrap_or_else(|| PathBuf::from("models/base"))
+    model_dir.parent().map(|p| p.join("base")).unwrap_or_else(|| PathBuf::from("models/base"))
+}
+
+impl Tagger {
+    /// Every weight of the model (base layers, tuned layers, heads) under its Hugging Face /
+    /// fintag name, for export to other runtimes.
+    pub fn all_weights(&self) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> = self.base_vs.variables().into_iter().chain(self.tuned_vs.variables()).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
 }

@@ -38,15 +38,7 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<DecodedText> {
         None => (bytes, false),
     };
     match std::str::from_utf8(body) {
-        Ok(s) => checked(
-            s.to_string(),
-            if bom {
-                SourceEncoding::Utf8Bom
-            } else {
-                SourceEncoding::Utf8
-            },
-            what,
-        ),
+        Ok(s) => checked(s.to_string(), if bom { SourceEncoding::Utf8Bom } else { SourceEncoding::Utf8 }, what),
         Err(_) => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(body);
             checked(text.into_owned(), SourceEncoding::Windows1252, what)
@@ -75,9 +67,7 @@ fn checked(text: String, encoding: SourceEncoding, what: &str) -> Result<Decoded
 }
 
 /// Elements whose content is not article text.
-const SKIPPED: &[&str] = &[
-    "script", "style", "head", "noscript", "template", "svg", "iframe",
-];
+const SKIPPED: &[&str] = &["script", "style", "head", "noscript", "template", "svg", "iframe"];
 /// Elements that start a new line in the text.
 const BLOCKS: &[&str] = &[
     "p",
@@ -139,12 +129,8 @@ pub fn html_to_text(html: &str) -> String {
             let tag = &after[1..gt];
             rest = &after[gt + 1..];
             let closing = tag.starts_with('/');
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
+            let name: String =
+                tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
             if let Some(until) = &skip_until {
                 if closing && &name == until {
                     skip_until = None;
@@ -156,10 +142,7 @@ pub fn html_to_text(html: &str) -> String {
                 continue;
             }
             if BLOCKS.contains(&name.as_str()) {
-                let paragraph = matches!(
-                    name.as_str(),
-                    "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table" | "blockquote"
-                );
+                let paragraph = matches!(name.as_str(), "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table" | "blockquote");
                 newline(&mut out, paragraph);
             }
         } else {
@@ -212,42 +195,24 @@ mod tests {
     #[test]
     fn utf8_bom_and_windows_1252() {
         let d = decode_bytes("\u{feff}Börse".as_bytes(), "a").unwrap();
-        assert_eq!(
-            (d.text.as_str(), d.encoding),
-            ("Börse", SourceEncoding::Utf8Bom)
-        );
+        assert_eq!((d.text.as_str(), d.encoding), ("Börse", SourceEncoding::Utf8Bom));
         let d = decode_bytes(b"B\xf6rse \x80 5", "b").unwrap();
-        assert_eq!(
-            (d.text.as_str(), d.encoding),
-            ("Börse € 5", SourceEncoding::Windows1252)
-        );
+        assert_eq!((d.text.as_str(), d.encoding), ("Börse € 5", SourceEncoding::Windows1252));
         let d = decode_bytes(b"\xff\xfeA\x00\xe4\x00", "c").unwrap();
         assert_eq!((d.text.as_str(), d.encoding), ("Aä", SourceEncoding::Utf16));
     }
 
     #[test]
     fn binary_and_empty_are_refused() {
-        assert!(matches!(
-            decode_bytes(b"PK\x03\x04\x00\x00", "z"),
-            Err(FintagError::Binary(_))
-        ));
-        assert!(matches!(
-            decode_bytes(b"\x01\x02\x03\x04abc", "z"),
-            Err(FintagError::Binary(_))
-        ));
-        assert!(matches!(
-            decode_bytes(b"  \n ", "z"),
-            Err(FintagError::Empty(_))
-        ));
+        assert!(matches!(decode_bytes(b"PK\x03\x04\x00\x00", "z"), Err(FintagError::Binary(_))));
+        assert!(matches!(decode_bytes(b"\x01\x02\x03\x04abc", "z"), Err(FintagError::Binary(_))));
+        assert!(matches!(decode_bytes(b"  \n ", "z"), Err(FintagError::Empty(_))));
     }
 
     #[test]
     fn html_keeps_text_and_blocks() {
         let h = "<html><head><title>x</title><style>p{}</style></head><body><h1>DAX &amp; Co</h1><p>Die Aktie <b>stieg</b>.</p><script>var a='<p>';</script><p>Zweiter&nbsp;Absatz</p></body></html>";
-        assert_eq!(
-            html_to_text(h),
-            "DAX & Co\n\nDie Aktie stieg.\n\nZweiter\u{a0}Absatz".replace('\u{a0}', " ")
-        );
+        assert_eq!(html_to_text(h), "DAX & Co\n\nDie Aktie stieg.\n\nZweiter\u{a0}Absatz".replace('\u{a0}', " "));
         let deep = "<div>".repeat(100_000) + "Text" + &"</div>".repeat(100_000);
         assert_eq!(html_to_text(&deep), "Text");
         assert_eq!(html_to_text("<p>offen <b"), "offen <b");

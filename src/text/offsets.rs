@@ -24,10 +24,7 @@ impl CharIndex {
         let n = byte_of_char.len() as u32;
         char_of_byte.push(n);
         byte_of_char.push(text.len() as u32);
-        CharIndex {
-            char_of_byte,
-            byte_of_char,
-        }
+        CharIndex { char_of_byte, byte_of_char }
     }
     /// Number of code points.
     pub fn len_chars(&self) -> usize {

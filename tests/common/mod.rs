@@ -10,10 +10,7 @@ pub fn repo() -> PathBuf {
 /// The converted base model; tests that need it fail (not skip) without it.
 pub fn base_dir() -> PathBuf {
     let d = repo().join("models/base");
-    assert!(
-        d.join("manifest.json").is_file(),
-        "models/base is missing: run `make test` (or scripts/setup.sh) first"
-    );
+    assert!(d.join("manifest.json").is_file(), "models/base is missing: run `make test` (or scripts/setup.sh) first");
     d
 }
 

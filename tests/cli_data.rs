@@ -1,0 +1,94 @@
+//! `fintag data` end to end through the binary.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn fintag() -> Command {
+    Command::cargo_bin("fintag").unwrap()
+}
+
+#[test]
+fn check_passes_on_the_corpus_and_prints_stats() {
+    let repo = common::repo();
+    fintag().args(["data", "check", "data/train.jsonl", "data/dev.jsonl", "data/test.jsonl"]).current_dir(&repo).assert().success().stdout(
+        predicate::str::contains("documents with PROMO")
+            .and(predicate::str::contains("INSTRUMENT"))
+            .and(predicate::str::contains("genres")),
+    );
+}
+
+#[test]
+fn check_reports_every_problem_with_file_and_line_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.jsonl");
+    let good = r#"{"id":"a","text":"Die SAP-Aktie stieg.","spans":[{"start":4,"end":13,"label":"INSTRUMENT"}],"sentences":[{"start":0,"end":20,"sentiment":"positive"}],"sentiment":"positive","clickbait":false}"#;
+    let lines = [
+        good.to_string(),
+        "{broken json".to_string(),
+        // span with a space at its edge, overlapping entity, clickbait inconsistent
+        r#"{"id":"b","text":"Die SAP Aktie stieg.","spans":[{"start":3,"end":7,"label":"ORG"},{"start":5,"end":13,"label":"INSTRUMENT"}],"sentences":[{"start":0,"end":20,"sentiment":"positive"}],"sentiment":"positive","clickbait":true}"#.to_string(),
+        // unknown label, sentence outside the text
+        r#"{"id":"c","text":"Kurz.","spans":[{"start":0,"end":4,"label":"FOO"}],"sentences":[{"start":0,"end":50,"sentiment":"neutral"}],"sentiment":"neutral","clickbait":false}"#.to_string(),
+        // duplicate id, text outside every sentence
+        r#"{"id":"a","text":"Erst. Dann.","spans":[],"sentences":[{"start":0,"end":5,"sentiment":"neutral"}],"sentiment":"neutral","clickbait":false}"#.to_string(),
+    ];
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    let out = fintag().args(["data", "check"]).arg(&f).assert().code(1).get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    let name = f.display().to_string();
+    assert!(out.contains(&format!("{name}:2: not a labelled document")), "{out}");
+    assert!(out.contains(&format!("{name}:3: b: ORG span 3..7")) && out.contains("whitespace at its edge"), "{out}");
+    assert!(out.contains("overlaps"), "{out}");
+    assert!(out.contains("clickbait is true but the document has no PROMO span"), "{out}");
+    assert!(out.contains(&format!("{name}:4:")) && out.contains("unknown label"), "{out}");
+    assert!(out.contains(&format!("{name}:5:")) && out.contains("duplicate id a"), "{out}");
+    assert!(out.contains("is in no sentence"), "{out}");
+    // the good document is still counted
+    assert!(out.contains("documents"), "{out}");
+}
+
+#[test]
+fn ann_import_reproduces_the_seed_article() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seed.jsonl");
+    fintag()
+        .args(["data", "import", "--from", "ann"])
+        .arg(common::shared_examples().join("seed-alibaba.ann"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let mine: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    let gold: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(common::shared_examples().join("seed-alibaba.jsonl")).unwrap().trim()).unwrap();
+    for key in ["id", "text", "spans", "sentences", "sentiment", "clickbait", "genre", "source"] {
+        assert_eq!(mine[key], gold[key], "{key}");
+    }
+}
+
+#[test]
+fn export_conll_and_split_are_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = common::repo();
+    let conll = dir.path().join("dev.conll");
+    fintag().args(["data", "export", "--to", "conll", "data/dev.jsonl", "--out"]).arg(&conll).current_dir(&repo).assert().success();
+    let text = std::fs::read_to_string(&conll).unwrap();
+    assert!(text.contains("-DOCSTART-") && text.contains("B-ORG"));
+    let all = dir.path().join("all.jsonl");
+    let mut content = String::new();
+    for s in ["train", "dev", "test"] {
+        content.push_str(&std::fs::read_to_string(repo.join(format!("data/{s}.jsonl"))).unwrap());
+    }
+    std::fs::write(&all, content).unwrap();
+    for run in ["a", "b"] {
+        let d = dir.path().join(run);
+        fintag().args(["data", "split"]).arg(&all).arg("--out-dir").arg(&d).assert().success();
+    }
+    for s in ["train", "dev", "test"] {
+        let a = std::fs::read(dir.path().join("a").join(format!("{s}.jsonl"))).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(format!("{s}.jsonl"))).unwrap();
+        assert_eq!(a, b, "{s} differs between runs");
+    }
+}

@@ -1,0 +1,275 @@
+//! The product surface end to end through the binary, on the shipped model:
+//! classify (all formats, filters, bad input), flag (CSV/JSONL, resume, shards, exit codes,
+//! refusal to overwrite, SIGKILL safety) and eval (--pred, --json, --html).
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+
+fn fintag() -> Command {
+    let mut c = Command::cargo_bin("fintag").unwrap();
+    c.current_dir(common::repo());
+    c
+}
+
+fn jsonl(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn classify_writes_section_3_jsonl_with_exact_offsets() {
+    let out =
+        fintag().args(["classify", "--format", "jsonl", "data/samples/alibaba-promo.txt"]).assert().success().get_output().stdout.clone();
+    let recs = jsonl(&out);
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r["id"], "data/samples/alibaba-promo.txt");
+    let text = std::fs::read_to_string(common::repo().join("data/samples/alibaba-promo.txt")).unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    for key in ["sentiment", "sentiment_scores", "clickbait", "sentences", "spans"] {
+        assert!(r.get(key).is_some(), "missing {key}");
+    }
+    for s in r["spans"].as_array().unwrap() {
+        let (a, b) = (s["start"].as_u64().unwrap() as usize, s["end"].as_u64().unwrap() as usize);
+        let surface: String = chars[a..b].iter().collect();
+        assert_eq!(s["text"].as_str().unwrap(), surface);
+        let score = s["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score));
+    }
+    // the promotional tail is found and the document is flagged
+    assert!(r["clickbait"].as_f64().unwrap() > 0.5, "{r}");
+    assert!(
+        r["spans"].as_array().unwrap().iter().any(|s| s["label"] == "PROMO" && s["text"].as_str().unwrap().contains("Gratis-Report")),
+        "{r}"
+    );
+    assert!(r["spans"].as_array().unwrap().iter().any(|s| s["label"] == "ORG" && s["text"] == "JPMorgan"), "{r}");
+}
+
+#[test]
+fn classify_formats_labels_and_min_score() {
+    let pretty =
+        fintag().args(["classify", "--format", "pretty", "data/samples/forum-post.txt"]).assert().success().get_output().stdout.clone();
+    let pretty = String::from_utf8(pretty).unwrap();
+    assert!(pretty.contains("clickbait") && pretty.contains("sentences"), "{pretty}");
+    let json =
+        fintag().args(["classify", "--format", "json", "data/samples/siemens-energy.html"]).assert().success().get_output().stdout.clone();
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let text = v[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Startseite > Märkte") || text.contains("Siemens Energy hebt"), "{text}");
+    assert!(!text.contains("<p>") && !text.contains("tracking"), "HTML not reduced: {text}");
+    let only = fintag()
+        .args(["classify", "--format", "jsonl", "--labels", "ORG,PROMO", "--min-score", "0.5", "data/samples/alibaba-promo.txt"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    for s in jsonl(&only)[0]["spans"].as_array().unwrap() {
+        assert!(s["label"] == "ORG" || s["label"] == "PROMO");
+        assert!(s["score"].as_f64().unwrap() >= 0.5);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("out.html");
+    fintag().args(["classify", "--format", "html", "--out"]).arg(&html).arg("data/samples").assert().success();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<mark") && page.contains("class=\"promo\"") && page.contains("legend"));
+    fintag()
+        .args(["classify", "--labels", "FOO", "data/samples/forum-post.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown label"));
+}
+
+#[test]
+fn classify_reads_stdin_jsonl_and_windows_1252() {
+    fintag()
+        .args(["classify", "--format", "jsonl", "-"])
+        .write_stdin("Die Deutsche Bank hob das Kursziel für SAP auf 300 Euro an.")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"id\":\"-\""));
+    let dir = tempfile::tempdir().unwrap();
+    let latin = dir.path().join("latin1.txt");
+    std::fs::write(&latin, b"M\xfcnchener R\xfcck steigert den Gewinn um 12 Prozent auf 1,2 Mrd. \x80.").unwrap();
+    let out = fintag().args(["classify", "--format", "json"]).arg(&latin).assert().success().get_output().stdout.clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(v[0]["text"].as_str().unwrap().starts_with("Münchener Rück"), "{v}");
+}
+
+/// Bad inputs of every kind: each gets its own error record, the rest is still tagged.
+#[test]
+fn bad_inputs_are_per_document_errors_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a-good.txt"), "Die Commerzbank-Aktie stieg am Montag um 3 Prozent.").unwrap();
+    std::fs::write(d.join("b-empty.txt"), "").unwrap();
+    std::fs::write(d.join("c-binary.bin"), [0u8, 159, 146, 150, 0, 1, 2, 3]).unwrap();
+    std::fs::write(d.join("d-huge.txt"), "A".repeat(3 << 20)).unwrap();
+    std::fs::write(d.join("e-corpus.jsonl"), "{\"id\":\"ok1\",\"text\":\"Die EZB senkt den Leitzins.\"}\n{broken\n{\"id\":\"notext\"}\n{\"id\":\"ok2\",\"text\":\"Bitcoin fällt unter 60.000 Dollar.\"}\n").unwrap();
+    std::os::unix::fs::symlink(d, d.join("f-loop")).unwrap();
+    let out = fintag()
+        .args(["classify", "--format", "jsonl", "--max-bytes", "1000000"])
+        .arg(d)
+        .arg(d.join("missing.txt"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let recs = jsonl(&out.stdout);
+    let ok: Vec<&str> = recs.iter().filter(|r| r.get("error").is_none()).map(|r| r["id"].as_str().unwrap()).collect();
+    let errs: Vec<String> = recs.iter().filter(|r| r.get("error").is_some()).map(|r| format!("{} {}", r["id"], r["error"])).collect();
+    assert!(ok.iter().any(|i| i.ends_with("a-good.txt")), "{ok:?}");
+    assert!(ok.contains(&"ok1") && ok.contains(&"ok2"), "{ok:?}");
+    let joined = errs.join("\n");
+    for needle in ["b-empty.txt", "c-binary.bin", "d-huge.txt", "missing.txt", "e-corpus.jsonl:2", "notext", "f-loop"] {
+        assert!(joined.contains(needle), "no error record for {needle}:\n{joined}");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a text file"));
+}
+
+fn write_docs(dir: &Path, n: usize) {
+    for i in 0..n {
+        let body = if i % 3 == 0 {
+            format!("Diese Aktie Nr. {i} könnte explodieren! Jetzt kostenlosen Sonderreport anfordern und Depot sichern. Hier klicken...")
+        } else {
+            format!("Die Allianz meldete für das Quartal {i} einen Gewinnanstieg um {} Prozent.", i % 9 + 1)
+        };
+        std::fs::write(dir.join(format!("doc-{i:03}.txt")), body).unwrap();
+    }
+}
+
+#[test]
+fn flag_streams_csv_and_jsonl_refuses_overwrite_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    write_docs(&docs, 12);
+    let csv = dir.path().join("out.csv");
+    fintag().args(["flag", "--quiet", "--out"]).arg(&csv).arg(&docs).assert().code(0).stderr(predicate::str::contains("12 documents"));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 13, "{text}");
+    assert!(text.starts_with("id,clickbait,flagged,sentiment"));
+    let flagged = text.lines().skip(1).filter(|l| l.split(',').nth(2) == Some("1")).count();
+    assert!(flagged >= 3, "{text}");
+    // existing output without --resume: refused, file untouched
+    fintag().args(["flag", "--quiet", "--out"]).arg(&csv).arg(&docs).assert().code(2).stderr(predicate::str::contains("--resume"));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
+    // a half-written last line (a killed run) is cut and the rest completed, no duplicates
+    let jl = dir.path().join("out.jsonl");
+    fintag().args(["flag", "--quiet", "--out"]).arg(&jl).arg(&docs).assert().code(0);
+    let full = std::fs::read_to_string(&jl).unwrap();
+    let keep: Vec<&str> = full.lines().take(5).collect();
+    std::fs::write(&jl, keep.join("\n") + "\n{\"id\":\"trunc").unwrap();
+    fintag()
+        .args(["flag", "--quiet", "--resume", "--out"])
+        .arg(&jl)
+        .arg(&docs)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("5 already done"));
+    let ids: Vec<String> = jsonl(std::fs::read(&jl).unwrap().as_slice()).iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), 12);
+    assert_eq!(unique.len(), 12);
+}
+
+#[test]
+fn flag_exit_codes_and_shards_partition_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let calm = dir.path().join("calm");
+    std::fs::create_dir(&calm).unwrap();
+    std::fs::write(calm.join("a.txt"), "Die Bundesbank veröffentlichte am Dienstag ihren Monatsbericht.").unwrap();
+    fintag().args(["flag", "--quiet", "--out"]).arg(dir.path().join("calm.jsonl")).arg(&calm).assert().code(1);
+    std::fs::write(calm.join("b.bin"), [0u8, 1, 2, 3]).unwrap();
+    fintag().args(["flag", "--quiet", "--out"]).arg(dir.path().join("calm2.jsonl")).arg(&calm).assert().code(2);
+
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    write_docs(&docs, 9);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let out = dir.path().join(format!("shard{i}.jsonl"));
+        let _ = fintag().args(["flag", "--quiet", "--shard", &format!("{i}/3"), "--out"]).arg(&out).arg(&docs).assert();
+        seen.extend(jsonl(&std::fs::read(&out).unwrap_or_default()).iter().map(|r| r["id"].as_str().unwrap().to_string()));
+    }
+    seen.sort();
+    let all: Vec<String> = (0..9).map(|i| docs.join(format!("doc-{i:03}.txt")).display().to_string()).collect();
+    assert_eq!(seen, all);
+    fintag().args(["flag", "--shard", "3/3", "--out"]).arg(dir.path().join("x.jsonl")).arg(&docs).assert().code(2);
+}
+
+#[test]
+fn flag_killed_midway_and_resumed_has_exactly_one_result_per_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    write_docs(&docs, 60);
+    let out = dir.path().join("out.jsonl");
+    let bin = assert_cmd::cargo::cargo_bin("fintag");
+    let mut child = std::process::Command::new(&bin)
+        .current_dir(common::repo())
+        .args(["flag", "--quiet", "--batch", "4", "--out"])
+        .arg(&out)
+        .arg(&docs)
+        .spawn()
+        .unwrap();
+    // wait until some results are written, then SIGKILL
+    let t0 = std::time::Instant::now();
+    while std::fs::read(&out).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0) < 8 && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let partial = std::fs::read(&out).unwrap().iter().filter(|c| **c == b'\n').count();
+    assert!(partial < 60, "the run finished before it could be killed");
+    fintag().args(["flag", "--quiet", "--resume", "--out"]).arg(&out).arg(&docs).assert().code(0);
+    let recs = jsonl(&std::fs::read(&out).unwrap());
+    let ids: std::collections::HashSet<String> = recs.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(recs.len(), 60, "duplicates or losses after resume");
+    assert_eq!(ids.len(), 60);
+}
+
+#[test]
+fn eval_scores_predictions_and_writes_json_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let pred = dir.path().join("pred.jsonl");
+    let json = dir.path().join("report.json");
+    let html = dir.path().join("report.html");
+    // the model's own predictions, saved, then re-scored through --pred: same numbers
+    let a = fintag()
+        .args(["eval", "data/dev.jsonl", "--save-pred"])
+        .arg(&pred)
+        .arg("--json")
+        .arg(&json)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let b = fintag()
+        .args(["eval", "data/dev.jsonl", "--pred"])
+        .arg(&pred)
+        .arg("--html")
+        .arg(&html)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(a, b);
+    let text = String::from_utf8(a).unwrap();
+    assert!(text.contains("PROMO") && text.contains("ROC-AUC") && text.contains("micro"));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(r["entities_exact"]["micro"]["f1"].as_f64().unwrap() > 0.5);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg") && page.contains("Worst errors") && page.contains("confusion") || page.contains("rows: gold"));
+    // the seed example: every PROMO sentence found, no news sentence flagged
+    let seed = common::shared_examples().join("seed-alibaba.jsonl");
+    let s = fintag().args(["eval"]).arg(&seed).arg("--json").arg(dir.path().join("seed.json")).assert().success();
+    let _ = s;
+    let sr: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("seed.json")).unwrap()).unwrap();
+    assert_eq!(sr["promo_span_overlap"]["recall"].as_f64().unwrap(), 1.0, "a PROMO sentence of the seed was missed");
+    assert_eq!(sr["promo_span_overlap"]["precision"].as_f64().unwrap(), 1.0, "a news sentence of the seed was flagged");
+}
