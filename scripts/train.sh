@@ -8,5 +8,5 @@ OUT="${1:-models/fintag-de}"
 target/release/fintag train \
   --train data/train.jsonl --dev data/dev.jsonl \
   --out "$OUT" --base models/base \
-  --epochs 12 --tuned-layers 6 --lr 1e-4 --head-lr 1e-3 --docs-per-step 4 --seed 13 --patience 3
+  --epochs 10 --tuned-layers 6 --lr 2e-4 --head-lr 2e-3 --docs-per-step 2 --seed 13 --patience 4
 target/release/fintag eval data/test.jsonl --model "$OUT" --json "$OUT/test_report.json" --html target/eval-test.html

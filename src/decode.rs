@@ -11,7 +11,8 @@ use crate::model::heads::HeadOutputs;
 use crate::model::tagger::PreparedDoc;
 
 /// Thresholds of the decoder.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct DecodeConfig {
     /// A token is promotional above this probability (B + I).
     pub promo_threshold: f32,
@@ -21,11 +22,13 @@ pub struct DecodeConfig {
     pub snap_entities: bool,
     /// Decide PROMO per sentence (whole sentence or clause); off: raw token runs (ablation switch).
     pub promo_by_sentence: bool,
+    /// Shortest promotional clause, in tokens (stray single tokens are noise, not clauses).
+    pub min_clause_tokens: usize,
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { promo_threshold: 0.5, whole_sentence_share: 0.6, snap_entities: true, promo_by_sentence: true }
+        DecodeConfig { promo_threshold: 0.5, whole_sentence_share: 0.6, snap_entities: true, promo_by_sentence: true, min_clause_tokens: 3 }
     }
 }
 
@@ -246,7 +249,8 @@ pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], cfg: &Deco
             } else {
                 trim_space(chars, raw_s, raw_e).unwrap_or((raw_s, raw_s))
             };
-            if e > s + 1 {
+            let long_enough = !cfg.promo_by_sentence || j - i >= cfg.min_clause_tokens;
+            if e > s + 1 && long_enough {
                 let score = content[i..j].iter().map(|&t| promo[t]).sum::<f32>() / (j - i) as f32;
                 out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score, text: chars[s..e].iter().collect() });
             }

@@ -25,7 +25,7 @@ impl Pipeline {
     }
 
     pub fn new(tagger: Tagger) -> Self {
-        Pipeline { tagger, decode: DecodeConfig::default(), batch_tokens: 8192, max_chars: DEFAULT_MAX_CHARS }
+        Pipeline { decode: tagger.config.decode, tagger, batch_tokens: 8192, max_chars: DEFAULT_MAX_CHARS }
     }
 
     pub fn predict(&self, doc: &Document) -> Result<Prediction> {
@@ -111,11 +111,17 @@ impl Pipeline {
         let mut out = Vec::with_capacity(docs.len());
         for d in docs {
             let r = prepare(&self.tagger, self.max_chars, d).and_then(|p| {
-                let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tagger.infer(std::slice::from_ref(&p), self.batch_tokens)))
-                    .map_err(|_| FintagError::Invalid(format!("{}: the model failed on this document", d.id)))?;
+                let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.tagger.infer(std::slice::from_ref(&p), self.batch_tokens)
+                }))
+                .map_err(|_| FintagError::Invalid(format!("{}: the model failed on this document", d.id)))?;
                 let o = outs.into_iter().next().ok_or_else(|| FintagError::Invalid("no output".into()))?;
                 let probs = HeadProbs::from_outputs(&o);
-                let entity = probs.entity.iter().map(|p| p.iter().enumerate().fold((0, f32::MIN), |b, (i, x)| if *x > b.1 { (i, *x) } else { b }).0).collect();
+                let entity = probs
+                    .entity
+                    .iter()
+                    .map(|p| p.iter().enumerate().fold((0, f32::MIN), |b, (i, x)| if *x > b.1 { (i, *x) } else { b }).0)
+                    .collect();
                 Ok(TokenDecisions {
                     id: d.id.clone(),
                     ids: p.encoding.tokens.iter().map(|t| t.id).collect(),
@@ -125,6 +131,38 @@ impl Pipeline {
                 })
             });
             out.push(r);
+        }
+        out
+    }
+}
+
+impl Pipeline {
+    /// Model outputs without decoding, for re-decoding under several decoder settings.
+    pub fn head_probs(&self, docs: &[Document]) -> Vec<Result<(crate::model::tagger::PreparedDoc, HeadProbs)>> {
+        let mut out = Vec::with_capacity(docs.len());
+        for chunk in docs.chunks(16) {
+            let mut prepared = Vec::new();
+            let mut slots = Vec::new();
+            for d in chunk {
+                match prepare(&self.tagger, self.max_chars, d) {
+                    Ok(p) => {
+                        slots.push(Ok(prepared.len()));
+                        prepared.push(p);
+                    }
+                    Err(e) => slots.push(Err(e)),
+                }
+            }
+            let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tagger.infer(&prepared, self.batch_tokens)));
+            let mut probs: Vec<Option<HeadProbs>> = match outs {
+                Ok(o) => o.iter().map(|x| Some(HeadProbs::from_outputs(x))).collect(),
+                Err(_) => prepared.iter().map(|_| None).collect(),
+            };
+            for slot in slots {
+                out.push(slot.and_then(|i| {
+                    let p = probs[i].take().ok_or_else(|| FintagError::Invalid("the model failed on this document".into()))?;
+                    Ok((prepared[i].clone(), p))
+                }));
+            }
         }
         out
     }

@@ -42,16 +42,16 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             name: "fintag-de".into(),
-            epochs: 12,
+            epochs: 10,
             tuned_layers: 6,
-            encoder_lr: 1e-4,
-            head_lr: 1e-3,
-            warmup_fraction: 0.1,
+            encoder_lr: 2e-4,
+            head_lr: 2e-3,
+            warmup_fraction: 0.06,
             weight_decay: 0.01,
             clip_norm: 1.0,
-            docs_per_step: 4,
+            docs_per_step: 2,
             seed: 13,
-            patience: 3,
+            patience: 4,
             max_steps: 0,
         }
     }
@@ -230,8 +230,9 @@ pub fn train_model(
             promo_counts[t as usize] += 1.0;
         }
     }
-    let ent_w = class_weights(&ent_counts, 0.5, 5.0);
-    let promo_w = class_weights(&promo_counts, 0.5, 3.0);
+    // Mild weights: strong ones buy recall with precision (measured: P 0.19 / R 0.46 on INSTRUMENT).
+    let ent_w = class_weights(&ent_counts, 1.0, 2.0);
+    let promo_w = class_weights(&promo_counts, 1.0, 2.0);
 
     let steps_per_epoch = examples.len().div_ceil(cfg.docs_per_step.max(1));
     let mut total_steps = steps_per_epoch * cfg.epochs;
@@ -359,4 +360,34 @@ pub fn mean_loss(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<f64> {
     });
     let _ = Kind::Float;
     Ok(total / examples.len().max(1) as f64)
+}
+
+/// Grid-searches the decoder thresholds on labelled (dev) documents: the model runs once,
+/// decoding runs per setting. Returns the best setting by PROMO character F1 (ties: the
+/// mean headline score) and the table of all settings tried.
+pub fn tune_decoder(pipeline: &crate::pipeline::Pipeline, gold: &[LabelledDocument]) -> (DecodeConfig, Vec<(DecodeConfig, f64, f64)>) {
+    let docs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
+    let probs: Vec<_> = pipeline.head_probs(&docs).into_iter().zip(&docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect();
+    let mut table = Vec::new();
+    let mut best = (pipeline.decode, f64::MIN, f64::MIN);
+    for threshold in [0.3f32, 0.4, 0.5, 0.6, 0.7] {
+        for share in [0.4f32, 0.5, 0.6, 0.7, 0.8] {
+            for min_clause in [2usize, 3, 4, 6] {
+                let cfg = DecodeConfig {
+                    promo_threshold: threshold,
+                    whole_sentence_share: share,
+                    min_clause_tokens: min_clause,
+                    ..pipeline.decode
+                };
+                let preds: Vec<_> = probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, &cfg)).collect();
+                let r = evaluate(gold, &preds, 0.5);
+                let (promo, overall) = (r.promo_char.f1, dev_score(&r));
+                table.push((cfg, promo, overall));
+                if (promo, overall) > (best.1, best.2) {
+                    best = (cfg, promo, overall);
+                }
+            }
+        }
+    }
+    (best.0, table)
 }

@@ -273,3 +273,30 @@ fn eval_scores_predictions_and_writes_json_and_html() {
     assert_eq!(sr["promo_span_overlap"]["recall"].as_f64().unwrap(), 1.0, "a PROMO sentence of the seed was missed");
     assert_eq!(sr["promo_span_overlap"]["precision"].as_f64().unwrap(), 1.0, "a news sentence of the seed was flagged");
 }
+
+#[test]
+fn missing_base_or_model_gives_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fintag()
+        .args(["classify", "--base"])
+        .arg(dir.path())
+        .arg("data/samples/forum-post.txt")
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.contains("make setup") && !err.contains("panicked"), "{err}");
+    let out = fintag()
+        .args(["classify", "--model"])
+        .arg(dir.path())
+        .arg("data/samples/forum-post.txt")
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.contains("not a fintag model directory") && !err.contains("panicked"), "{err}");
+}

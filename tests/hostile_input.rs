@@ -81,11 +81,16 @@ fn hostile_files_through_the_binary() {
     let big = vec![b'a'; 20 << 20];
     std::fs::write(d.join("twenty-mb.txt"), &big).unwrap();
     std::fs::write(d.join("one-line.txt"), "x".repeat(1_000_000)).unwrap();
-    let nested = format!("<html><body>{}Die Allianz-Aktie stieg.{}</body></html>", "<div><span>".repeat(50_000), "</span></div>".repeat(50_000));
+    let nested =
+        format!("<html><body>{}Die Allianz-Aktie stieg.{}</body></html>", "<div><span>".repeat(50_000), "</span></div>".repeat(50_000));
     std::fs::write(d.join("nested.html"), nested).unwrap();
     std::fs::write(d.join("malformed.html"), "<p>Die BASF <b>senkt <i>die Prognose</p></b><script>alert(1)").unwrap();
     let long_line = format!("{{\"id\":\"big\",\"text\":\"{}\"}}", "y".repeat(3 << 20));
-    std::fs::write(d.join("corpus.jsonl"), format!("{{\"id\":\"fine\",\"text\":\"Die Fed senkt die Zinsen.\"}}\n{{\"id\":\n{long_line}\n\"just a string\"\n")).unwrap();
+    std::fs::write(
+        d.join("corpus.jsonl"),
+        format!("{{\"id\":\"fine\",\"text\":\"Die Fed senkt die Zinsen.\"}}\n{{\"id\":\n{long_line}\n\"just a string\"\n"),
+    )
+    .unwrap();
     std::fs::create_dir(d.join("looks-like-a-file.txt")).unwrap();
     let _sock = std::os::unix::net::UnixListener::bind(d.join("socket.txt")).unwrap();
     let out = Command::cargo_bin("fintag")
@@ -102,7 +107,9 @@ fn hostile_files_through_the_binary() {
         .clone();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let recs: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let find = |needle: &str| recs.iter().find(|r| r["id"].as_str().unwrap_or("").contains(needle)).unwrap_or_else(|| panic!("no record for {needle}:\n{stdout}"));
+    let find = |needle: &str| {
+        recs.iter().find(|r| r["id"].as_str().unwrap_or("").contains(needle)).unwrap_or_else(|| panic!("no record for {needle}:\n{stdout}"))
+    };
     assert!(find("nul.txt")["error"].as_str().unwrap().contains("not a text file"));
     assert!(find("invalid-utf8.txt").get("error").is_none(), "Latin-1 fallback should read it");
     assert!(find("empty.txt")["error"].as_str().unwrap().contains("empty"));

@@ -34,6 +34,21 @@ pub struct EvalArgs {
     /// Write the model's predictions here (JSONL)
     #[arg(long)]
     pub save_pred: Option<PathBuf>,
+    /// Ablation: entity spans straight from the tokens, no widening to words or edge trimming
+    #[arg(long)]
+    pub no_entity_snap: bool,
+    /// Ablation: PROMO from raw token runs, without per-sentence whole/clause decisions
+    #[arg(long)]
+    pub no_promo_sentences: bool,
+    /// Override the model's PROMO token threshold (for tuning on dev)
+    #[arg(long)]
+    pub promo_threshold: Option<f32>,
+    /// Override the share of promotional tokens that makes a whole sentence PROMO
+    #[arg(long)]
+    pub promo_sentence_share: Option<f32>,
+    /// Override the shortest promotional clause, in tokens
+    #[arg(long)]
+    pub min_clause_tokens: Option<usize>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -64,7 +79,18 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             preds
         }
         None => {
-            let pipeline = load_pipeline(&a.model)?;
+            let mut pipeline = load_pipeline(&a.model)?;
+            pipeline.decode.snap_entities = !a.no_entity_snap;
+            pipeline.decode.promo_by_sentence = !a.no_promo_sentences;
+            if let Some(x) = a.promo_threshold {
+                pipeline.decode.promo_threshold = x;
+            }
+            if let Some(x) = a.promo_sentence_share {
+                pipeline.decode.whole_sentence_share = x;
+            }
+            if let Some(x) = a.min_clause_tokens {
+                pipeline.decode.min_clause_tokens = x;
+            }
             let bar = ProgressBar::new(gold.len() as u64);
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}")

@@ -174,6 +174,24 @@ impl Output {
     }
 }
 
+/// How many documents the run will see, for the progress bar: files counted exactly (their
+/// shard is known from the path), JSONL lines counted and divided among the shards.
+fn expected_documents(inputs: &[PathBuf], shard: Option<(u64, u64)>) -> u64 {
+    let mut n = 0u64;
+    for p in fintag::formats::input::expand_paths(inputs).into_iter().flatten() {
+        let jsonl = matches!(p.extension().and_then(|e| e.to_str()), Some("jsonl") | Some("ndjson"));
+        if jsonl {
+            let lines = std::fs::File::open(&p)
+                .map(|f| std::io::BufReader::new(f).lines().map_while(|l| l.ok()).filter(|l| !l.trim().is_empty()).count() as u64)
+                .unwrap_or(0);
+            n += shard.map_or(lines, |(_, k)| lines.div_ceil(k));
+        } else if shard.map_or(true, |(i, k)| shard_of(&p.display().to_string(), k) == i) {
+            n += 1;
+        }
+    }
+    n
+}
+
 pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let kind = kind_of(&a.out)?;
     let to_stdout = a.out.as_os_str() == "-";
@@ -222,10 +240,11 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
         }
     });
 
-    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    let expected = if a.quiet { 0 } else { expected_documents(&a.inputs, a.shard).saturating_sub(done.len() as u64) };
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(expected) };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} docs  {per_sec}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let start = Instant::now();
     let (mut total, mut flagged, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);

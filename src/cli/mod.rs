@@ -3,7 +3,7 @@
 
 mod classify;
 mod data;
-mod eval;
+pub(crate) mod eval;
 mod flag;
 mod render;
 mod train;
@@ -34,6 +34,15 @@ pub struct ModelArgs {
     /// Padded tokens per encoder batch
     #[arg(long, default_value_t = 8192)]
     pub batch_tokens: usize,
+    /// Encoder precision: f32, or bf16 (faster on CPUs with bf16 units; heads stay f32)
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    Bf16,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +84,12 @@ pub enum ModelCommand {
     ExportNpz {
         #[arg(long, short)]
         out: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Tune the decoder thresholds on labelled dev data and store them in the model's config.json
+    TuneDecoder {
+        dev: PathBuf,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -157,6 +172,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             eprintln!("wrote {} tensors to {}", w.len(), out.display());
             Ok(0)
         }
+        Command::Model(ModelCommand::TuneDecoder { dev, model }) => {
+            let p = load_pipeline(&model)?;
+            let gold = eval::read_gold(&[dev], None)?;
+            let before = p.decode;
+            let (best, table) = fintag::train::tune_decoder(&p, &gold);
+            let base_row = table.iter().find(|r| r.0 == before).map(|r| (r.1, r.2));
+            if let Some((promo, score)) = base_row {
+                eprintln!("current: {before:?}: PROMO char F1 {promo:.4}, dev score {score:.4}");
+            }
+            let row = table.iter().find(|r| r.0 == best).map(|r| (r.1, r.2)).unwrap_or_default();
+            eprintln!("best of {} settings: {best:?}: PROMO char F1 {:.4}, dev score {:.4}", table.len(), row.0, row.1);
+            let dir = model.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir);
+            let mut cfg = p.tagger.config.clone();
+            cfg.decode = best;
+            fintag::model::base::write_json(&dir.join(fintag::model::tagger::CONFIG_FILE), &cfg)?;
+            eprintln!("stored in {}", dir.join(fintag::model::tagger::CONFIG_FILE).display());
+            Ok(0)
+        }
         Command::Model(ModelCommand::Tags { input, out, model }) => {
             let p = load_pipeline(&model)?;
             let mut docs = Vec::new();
@@ -190,5 +223,8 @@ pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline
     let base = m.base.clone().unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
     let mut p = fintag::pipeline::Pipeline::load(&model, &base)?;
     p.batch_tokens = m.batch_tokens.max(512);
+    if m.precision == Precision::Bf16 {
+        p.tagger.use_bf16()?;
+    }
     Ok(p)
 }

@@ -122,7 +122,7 @@ impl EncoderLayer {
         let k = split(self.key.forward(x));
         let v = split(self.value.forward(x));
         let scores = q.matmul(&k.transpose(-1, -2)) * (1.0 / (hd as f64).sqrt()) + mask_bias;
-        let probs = scores.softmax(-1, Kind::Float).dropout(self.dropout, train);
+        let probs = scores.softmax(-1, x.kind()).dropout(self.dropout, train);
         let ctx = probs.matmul(&v).transpose(1, 2).contiguous().view([b, t, h]);
         let a = self.attn_out.forward(&ctx).dropout(self.dropout, train);
         let x = self.attn_norm.forward(&(a + x));
@@ -151,7 +151,7 @@ impl Encoder {
 
     /// Runs layers `from..to` on hidden states.
     pub fn run_layers(&self, mut x: Tensor, mask: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
-        let bias = mask_bias(mask);
+        let bias = mask_bias(mask).to_kind(x.kind());
         for layer in &self.layers[from..to.min(self.layers.len())] {
             x = layer.forward(&x, &bias, train);
         }

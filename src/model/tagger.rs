@@ -31,6 +31,9 @@ pub struct TaggerConfig {
     pub sentiments: Vec<String>,
     /// Storage type of weights.ot.
     pub weights_dtype: String,
+    /// Decoder thresholds, tuned on the dev set after training.
+    #[serde(default)]
+    pub decode: crate::decode::DecodeConfig,
 }
 
 impl TaggerConfig {
@@ -46,6 +49,7 @@ impl TaggerConfig {
             promo_tags: vec!["O".into(), "B-PROMO".into(), "I-PROMO".into()],
             sentiments: crate::labels::Sentiment::ALL.iter().map(|s| s.as_str().to_string()).collect(),
             weights_dtype: "float16".into(),
+            decode: crate::decode::DecodeConfig::default(),
         }
     }
     pub fn windows(&self) -> WindowConfig {
@@ -274,7 +278,8 @@ impl Tagger {
 
     /// Heads for one document from its window outputs.
     pub fn heads_for(&self, doc: &PreparedDoc, hidden: &Tensor, train: bool) -> HeadOutputs {
-        let merged = self.merge(doc, hidden);
+        // The heads always run in float32, whatever precision the encoder ran in.
+        let merged = self.merge(doc, hidden).to_kind(Kind::Float);
         self.heads.forward(&merged, &doc.pooling_matrix(), train)
     }
 
@@ -361,6 +366,21 @@ pub fn default_base_dir(model_dir: &Path) -> PathBuf {
 }
 
 impl Tagger {
+    /// Runs the encoder in bfloat16 (libtorch hands bf16 matrix products to oneDNN, which
+    /// uses the CPU's bf16 units where there are any); the heads stay in float32.
+    pub fn use_bf16(&mut self) -> Result<()> {
+        for vs in [&self.base_vs, &self.tuned_vs] {
+            for (name, mut var) in vs.variables() {
+                if name.starts_with("encoder.") || name.starts_with("embeddings.") {
+                    let half = var.f_to_kind(Kind::BFloat16)?;
+                    tch::no_grad(|| var.set_data(&half));
+                }
+            }
+        }
+        // The encoder keeps its own handles to the same tensors, so they follow set_data.
+        Ok(())
+    }
+
     /// Every weight of the model (base layers, tuned layers, heads) under its Hugging Face /
     /// fintag name, for export to other runtimes.
     pub fn all_weights(&self) -> Vec<(String, Tensor)> {
