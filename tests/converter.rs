@@ -91,13 +91,13 @@ fn q4_0_blocks_decode_as_specified() {
         assert_eq!(v[j], (j as f32 - 8.0) * 0.5);
         assert_eq!(v[j + 16], ((15 - j) as f32 - 8.0) * 0.5);
     }
-    // quantise → dequantise stays within half a step of the block's scale
+    // quantise → dequantise: within half a step, except the clipped end of the range (q = 16 → 15), one step
     let x: Vec<f32> = values(64, 9);
     let y = dequantize_q4_0(&quantize_q4_0(&x));
     for (b, (xs, ys)) in x.chunks(32).zip(y.chunks(32)).enumerate() {
         let max = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (a, c) in xs.iter().zip(ys) {
-            assert!((a - c).abs() <= max / 8.0 * 0.5 + 1e-3, "block {b}: {a} vs {c}");
+            assert!((a - c).abs() <= max / 8.0 + 1e-3, "block {b}: {a} vs {c}");
         }
     }
 }
@@ -126,7 +126,7 @@ fn synthetic_file_converts_to_the_written_weights() {
     assert_eq!(word.size(), vec![40, 64]);
     let max_err =
         Vec::<f32>::try_from(word.view([-1])).unwrap().iter().zip(&tensors["emb.word"]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-    assert!(max_err < 0.07, "dequantisation error {max_err}");
+    assert!(max_err <= 0.126, "dequantisation error {max_err}");
     // A converted directory opens, and its manifest records the source checksum.
     let opened = BaseModelDir::open(&out).unwrap();
     assert_eq!(opened.manifest.source_sha256, parsed.sha256);
