@@ -24,11 +24,23 @@ pub struct DecodeConfig {
     pub promo_by_sentence: bool,
     /// Shortest promotional clause, in tokens (stray single tokens are noise, not clauses).
     pub min_clause_tokens: usize,
+    /// Entity tags from label mass (B + I) instead of plain argmax (ablation switch).
+    pub entity_label_mass: bool,
+    /// Join same-label entity spans separated by a single space (ablation switch).
+    pub merge_adjacent_entities: bool,
 }
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { promo_threshold: 0.5, whole_sentence_share: 0.6, snap_entities: true, promo_by_sentence: true, min_clause_tokens: 3 }
+        DecodeConfig {
+            promo_threshold: 0.5,
+            whole_sentence_share: 0.6,
+            snap_entities: true,
+            promo_by_sentence: true,
+            min_clause_tokens: 3,
+            entity_label_mass: true,
+            merge_adjacent_entities: true,
+        }
     }
 }
 
@@ -69,6 +81,7 @@ fn argmax(v: &[f32]) -> (usize, f32) {
 /// Characters that never stand at the edge of an entity span.
 fn edge_trim(c: char) -> bool {
     c.is_whitespace()
+        || matches!(c, '-' | '–' | '—' | '/' | '&')
         || matches!(
             c,
             '„' | '“'
@@ -113,7 +126,8 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
     while e < chars.len() && e > 0 && word_char(chars[e - 1]) && word_char(chars[e]) {
         e += 1;
     }
-    while s < e && edge_trim(chars[s]) {
+    // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro")
+    while s < e && edge_trim(chars[s]) && !(matches!(chars[s], '-' | '–') && s + 1 < e && chars[s + 1].is_ascii_digit()) {
         s += 1;
     }
     while e > s
@@ -147,7 +161,29 @@ fn abbreviation_dot(chars: &[char], s: usize, e: usize) -> bool {
 }
 
 /// Entity spans from BIO probabilities.
-pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], snap: bool) -> Vec<ScoredSpan> {
+/// A token's tag from label mass: the token is inside an entity when P(B-x) + P(I-x) of its
+/// best label x beats P(O), and begins one when P(B-x) > P(I-x). Plain argmax splits the mass
+/// of one label between B and I and so drops tokens to O inside multi-token names.
+fn tag_by_label_mass(p: &[f32]) -> (usize, f32) {
+    let o = p.first().copied().unwrap_or(1.0);
+    let mut best = (0usize, o);
+    for l in EntityLabel::ALL {
+        let (b, i) = (p.get(l.begin_tag()).copied().unwrap_or(0.0), p.get(l.inside_tag()).copied().unwrap_or(0.0));
+        if b + i > best.1 {
+            best = (if b > i { l.begin_tag() } else { l.inside_tag() }, b + i);
+        }
+    }
+    best
+}
+
+pub fn decode_entities(
+    chars: &[char],
+    doc: &PreparedDoc,
+    probs: &[Vec<f32>],
+    snap: bool,
+    label_mass: bool,
+    merge_adjacent: bool,
+) -> Vec<ScoredSpan> {
     let mut spans = Vec::new();
     let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
     let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>, spans: &mut Vec<ScoredSpan>| {
@@ -161,7 +197,7 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], sn
         }
     };
     for (t, p) in probs.iter().enumerate() {
-        let (tag, score) = argmax(p);
+        let (tag, score) = if label_mass { tag_by_label_mass(p) } else { argmax(p) };
         let tok = doc.encoding.tokens[t];
         match EntityLabel::from_tag(tag) {
             None => {
@@ -191,6 +227,14 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], sn
     let mut out: Vec<ScoredSpan> = Vec::new();
     for s in spans {
         if let Some(last) = out.last_mut() {
+            // "Falkwerk" + "Drohnentechnik AG": one name split by a B tag; same label and
+            // only a space between them is one span.
+            if merge_adjacent && s.label == last.label && s.start == last.end + 1 && chars.get(last.end) == Some(&' ') {
+                last.score = (last.score + s.score) / 2.0;
+                last.end = s.end;
+                last.text = chars[last.start..last.end].iter().collect();
+                continue;
+            }
             if s.start < last.end {
                 if s.score > last.score {
                     *last = s;
@@ -287,7 +331,7 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
 /// The full prediction for one document.
 pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
     let chars: Vec<char> = text.chars().collect();
-    let mut spans = decode_entities(&chars, doc, &probs.entity, cfg.snap_entities);
+    let mut spans = decode_entities(&chars, doc, &probs.entity, cfg.snap_entities, cfg.entity_label_mass, cfg.merge_adjacent_entities);
     spans.extend(decode_promo(&chars, doc, &probs.promo, cfg));
     spans.sort_by(|a, b| (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end)));
     let sentences = doc
@@ -322,5 +366,9 @@ mod tests {
         assert_eq!(snap_entity(&c, 19, 25), Some((19, 26)));
         // "$RHM." → "RHM"
         assert_eq!(snap_entity(&c, 34, 39), Some((35, 38)));
+        // hyphens at the edges go, a sign before a number stays
+        let d: Vec<char> = "die EZB-Sitzung, -1,2 Mio. Euro".chars().collect();
+        assert_eq!(snap_entity(&d, 4, 8), Some((4, 7)));
+        assert_eq!(snap_entity(&d, 17, 31), Some((17, 31)));
     }
 }

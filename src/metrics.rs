@@ -89,6 +89,15 @@ pub struct Report {
     pub errors: Vec<ErrorCase>,
 }
 
+/// Precision from matched predictions, recall from matched gold items (they differ when one
+/// prediction may overlap several gold spans or none).
+fn prf_split(tp_pred: f64, predicted: f64, tp_gold: f64, gold: f64) -> Prf {
+    let precision = if predicted > 0.0 { tp_pred / predicted } else { 0.0 };
+    let recall = if gold > 0.0 { tp_gold / gold } else { 0.0 };
+    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    Prf { precision, recall, f1, tp: tp_gold, predicted, gold }
+}
+
 fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
     a.0 < b.1 && b.0 < a.1
 }
@@ -205,6 +214,8 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
     let mut r = Report { documents: gold.len(), ..Default::default() };
     let mut exact: BTreeMap<EntityLabel, (f64, f64, f64)> = BTreeMap::new();
     let mut partial: BTreeMap<EntityLabel, (f64, f64, f64)> = BTreeMap::new();
+    // gold spans overlapped by a prediction of their label (recall side of partial matching)
+    let mut partial_gold_hits: BTreeMap<EntityLabel, f64> = BTreeMap::new();
     let (mut pc_tp, mut pc_pred, mut pc_gold) = (0.0, 0.0, 0.0);
     let (mut ps_tp_p, mut ps_pred, mut ps_tp_g, mut ps_gold) = (0.0, 0.0, 0.0, 0.0);
     let mut sent_pairs = Vec::new();
@@ -264,6 +275,9 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         for &(gs, ge, gl) in &gold_ents {
             exact.entry(gl).or_default().2 += 1.0;
             partial.entry(gl).or_default().2 += 1.0;
+            if pred_ents.iter().any(|&(s, e, l, _)| l == gl && overlaps((s, e), (gs, ge))) {
+                *partial_gold_hits.entry(gl).or_default() += 1.0;
+            }
             if !pred_ents.iter().any(|&(s, e, _, _)| overlaps((s, e), (gs, ge))) {
                 r.errors.push(ErrorCase {
                     doc: g.id.clone(),
@@ -368,13 +382,16 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         }
         click.push((p.clickbait as f64, g.has_promo()));
     }
-    let finish = |m: &BTreeMap<EntityLabel, (f64, f64, f64)>| {
+    // `hits`: gold-side matches when they differ from the prediction side (partial overlap).
+    let finish = |m: &BTreeMap<EntityLabel, (f64, f64, f64)>, hits: Option<&BTreeMap<EntityLabel, f64>>| {
         let mut em = EntityMetrics::default();
-        let (mut t, mut pr, mut go) = (0.0, 0.0, 0.0);
+        let (mut t, mut pr, mut go, mut gh) = (0.0, 0.0, 0.0, 0.0);
         let mut f1s = Vec::new();
         for l in EntityLabel::ALL {
             let (a, b, c) = m.get(&l).copied().unwrap_or_default();
-            let prf = Prf::from_counts(a, b, c);
+            let h = hits.map(|x| x.get(&l).copied().unwrap_or(0.0)).unwrap_or(a);
+            gh += h;
+            let prf = prf_split(a, b, h, c);
             if c > 0.0 || b > 0.0 {
                 f1s.push(prf.f1);
             }
@@ -383,12 +400,12 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
             pr += b;
             go += c;
         }
-        em.micro = Prf::from_counts(t, pr, go);
+        em.micro = prf_split(t, pr, gh, go);
         em.macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
         em
     };
-    r.entities_exact = finish(&exact);
-    r.entities_partial = finish(&partial);
+    r.entities_exact = finish(&exact, None);
+    r.entities_partial = finish(&partial, Some(&partial_gold_hits));
     r.promo_char = Prf::from_counts(pc_tp, pc_pred, pc_gold);
     let p_prec = if ps_pred > 0.0 { ps_tp_p / ps_pred } else { 0.0 };
     let p_rec = if ps_gold > 0.0 { ps_tp_g / ps_gold } else { 0.0 };

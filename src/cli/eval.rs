@@ -40,6 +40,12 @@ pub struct EvalArgs {
     /// Ablation: PROMO from raw token runs, without per-sentence whole/clause decisions
     #[arg(long)]
     pub no_promo_sentences: bool,
+    /// Ablation: keep same-label entity spans separated by a space apart
+    #[arg(long)]
+    pub no_entity_merge: bool,
+    /// Ablation: entity tags by plain argmax instead of label mass
+    #[arg(long)]
+    pub entity_argmax: bool,
     /// Override the model's PROMO token threshold (for tuning on dev)
     #[arg(long)]
     pub promo_threshold: Option<f32>,
@@ -82,6 +88,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             let mut pipeline = load_pipeline(&a.model)?;
             pipeline.decode.snap_entities = !a.no_entity_snap;
             pipeline.decode.promo_by_sentence = !a.no_promo_sentences;
+            pipeline.decode.entity_label_mass = !a.entity_argmax;
+            pipeline.decode.merge_adjacent_entities = !a.no_entity_merge;
             if let Some(x) = a.promo_threshold {
                 pipeline.decode.promo_threshold = x;
             }
