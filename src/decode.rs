@@ -14,8 +14,14 @@ use crate::model::tagger::PreparedDoc;
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct DecodeConfig {
-    /// A token is promotional above this probability (B + I).
+    /// A token is promotional above this probability (B + I) in documents the clickbait head
+    /// does not flag ...
     pub promo_threshold: f32,
+    /// ... and above this one in documents it flags (clickbait >= `clickbait_gate`): the
+    /// document-level decision, which is far more reliable than single tokens, sets how much
+    /// evidence a sentence needs.
+    pub promo_threshold_flagged: f32,
+    pub clickbait_gate: f32,
     /// Share of a sentence's tokens that makes the whole sentence one PROMO span.
     pub whole_sentence_share: f32,
     /// Widen entity spans to whole words and trim edge punctuation (ablation switch).
@@ -34,12 +40,25 @@ impl Default for DecodeConfig {
     fn default() -> Self {
         DecodeConfig {
             promo_threshold: 0.5,
+            promo_threshold_flagged: 0.5,
+            clickbait_gate: 0.5,
             whole_sentence_share: 0.6,
             snap_entities: true,
             promo_by_sentence: true,
             min_clause_tokens: 3,
             entity_label_mass: true,
             merge_adjacent_entities: true,
+        }
+    }
+}
+
+impl DecodeConfig {
+    /// The PROMO token threshold for a document with this clickbait probability.
+    pub fn promo_threshold_for(&self, clickbait: f32) -> f32 {
+        if clickbait >= self.clickbait_gate {
+            self.promo_threshold_flagged
+        } else {
+            self.promo_threshold
         }
     }
 }
@@ -248,7 +267,8 @@ pub fn decode_entities(
 }
 
 /// PROMO spans, decided per sentence.
-pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], cfg: &DecodeConfig) -> Vec<ScoredSpan> {
+/// `threshold`: the token threshold for this document (see [`DecodeConfig::promo_threshold_for`]).
+pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], threshold: f32, cfg: &DecodeConfig) -> Vec<ScoredSpan> {
     let mut out = Vec::new();
     for (si, sent) in doc.sentences.iter().enumerate() {
         let toks = &doc.sentence_tokens[si];
@@ -256,7 +276,7 @@ pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], cfg: &Deco
         if content.is_empty() {
             continue;
         }
-        let hot: Vec<bool> = content.iter().map(|&t| promo[t] > cfg.promo_threshold).collect();
+        let hot: Vec<bool> = content.iter().map(|&t| promo[t] > threshold).collect();
         let share = hot.iter().filter(|h| **h).count() as f32 / content.len() as f32;
         if share == 0.0 {
             continue;
@@ -332,7 +352,7 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
 pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
     let chars: Vec<char> = text.chars().collect();
     let mut spans = decode_entities(&chars, doc, &probs.entity, cfg.snap_entities, cfg.entity_label_mass, cfg.merge_adjacent_entities);
-    spans.extend(decode_promo(&chars, doc, &probs.promo, cfg));
+    spans.extend(decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), cfg));
     spans.sort_by(|a, b| (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end)));
     let sentences = doc
         .sentences

@@ -370,21 +370,24 @@ pub fn tune_decoder(pipeline: &crate::pipeline::Pipeline, gold: &[LabelledDocume
     let probs: Vec<_> = pipeline.head_probs(&docs).into_iter().zip(&docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect();
     let mut table = Vec::new();
     let mut best = (pipeline.decode, f64::MIN, f64::MIN);
-    for threshold in [0.3f32, 0.4, 0.5, 0.6, 0.7] {
-        for share in [0.4f32, 0.5, 0.6, 0.7, 0.8] {
-            for min_clause in [2usize, 3, 4, 6] {
-                let cfg = DecodeConfig {
-                    promo_threshold: threshold,
-                    whole_sentence_share: share,
-                    min_clause_tokens: min_clause,
-                    ..pipeline.decode
-                };
-                let preds: Vec<_> = probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, &cfg)).collect();
-                let r = evaluate(gold, &preds, 0.5);
-                let (promo, overall) = (r.promo_char.f1, dev_score(&r));
-                table.push((cfg, promo, overall));
-                if (promo, overall) > (best.1, best.2) {
-                    best = (cfg, promo, overall);
+    for threshold in [0.5f32, 0.7, 0.9, 1.01] {
+        for flagged in [0.15f32, 0.2, 0.3, 0.4, 0.5] {
+            for share in [0.3f32, 0.4, 0.5, 0.6] {
+                for min_clause in [3usize, 4, 6] {
+                    let cfg = DecodeConfig {
+                        promo_threshold: threshold,
+                        promo_threshold_flagged: flagged,
+                        whole_sentence_share: share,
+                        min_clause_tokens: min_clause,
+                        ..pipeline.decode
+                    };
+                    let preds: Vec<_> = probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, &cfg)).collect();
+                    let r = evaluate(gold, &preds, 0.5);
+                    let (promo, overall) = (r.promo_char.f1, dev_score(&r));
+                    table.push((cfg, promo, overall));
+                    if (promo, overall) > (best.1, best.2) {
+                        best = (cfg, promo, overall);
+                    }
                 }
             }
         }

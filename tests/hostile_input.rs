@@ -7,16 +7,19 @@ use assert_cmd::Command;
 use fintag::document::Document;
 use fintag::pipeline::Pipeline;
 use proptest::prelude::*;
-use std::sync::OnceLock;
 
-fn pipeline() -> &'static Pipeline {
-    static P: OnceLock<Pipeline> = OnceLock::new();
-    P.get_or_init(|| Pipeline::load(&common::repo().join("models/fintag-de"), &common::base_dir()).unwrap())
+thread_local! {
+    // libtorch tensors are not Sync: one pipeline per test thread.
+    static PIPELINE: Pipeline = Pipeline::load(&common::repo().join("models/fintag-de"), &common::base_dir()).unwrap();
+}
+
+fn predict(doc: &Document) -> fintag::Result<fintag::document::Prediction> {
+    PIPELINE.with(|p| p.predict(doc))
 }
 
 fn check_prediction(text: &str) {
     let doc = Document { id: "p".into(), text: text.to_string() };
-    match pipeline().predict(&doc) {
+    match predict(&doc) {
         Ok(p) => {
             let n = text.chars().count();
             for s in &p.spans {
@@ -51,7 +54,7 @@ fn a_long_document_is_windowed_and_merged_without_losing_spans() {
     // ~3,000 tokens: six windows. Each repeated paragraph must yield the same entities.
     let para = "Die Siemens-Aktie stieg am Dienstag um 3,5 Prozent auf 210,40 Euro. Vorstandschef Roland Busch sieht in China Wachstum.\n";
     let text = para.repeat(60);
-    let p = pipeline().predict(&Document { id: "long".into(), text: text.clone() }).unwrap();
+    let p = predict(&Document { id: "long".into(), text: text.clone() }).unwrap();
     let per_para = para.chars().count();
     let mut counts = vec![0usize; 60];
     for s in p.spans.iter().filter(|s| !s.label.is_promo()) {

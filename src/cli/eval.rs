@@ -49,6 +49,9 @@ pub struct EvalArgs {
     /// Override the model's PROMO token threshold (for tuning on dev)
     #[arg(long)]
     pub promo_threshold: Option<f32>,
+    /// Override the PROMO token threshold in documents the clickbait head flags
+    #[arg(long)]
+    pub promo_threshold_flagged: Option<f32>,
     /// Override the share of promotional tokens that makes a whole sentence PROMO
     #[arg(long)]
     pub promo_sentence_share: Option<f32>,
@@ -92,6 +95,9 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.merge_adjacent_entities = !a.no_entity_merge;
             if let Some(x) = a.promo_threshold {
                 pipeline.decode.promo_threshold = x;
+            }
+            if let Some(x) = a.promo_threshold_flagged {
+                pipeline.decode.promo_threshold_flagged = x;
             }
             if let Some(x) = a.promo_sentence_share {
                 pipeline.decode.whole_sentence_share = x;
