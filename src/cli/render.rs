@@ -44,6 +44,13 @@ pub fn pretty(text: &str, p: &Prediction, color: bool) -> String {
             closes[s.end].push(s);
         }
     }
+    // At one position: entity closes before PROMO closes, PROMO opens before entity opens.
+    for c in closes.iter_mut() {
+        c.sort_by_key(|s| s.label.is_promo());
+    }
+    for o in opens.iter_mut() {
+        o.sort_by_key(|s| !s.label.is_promo());
+    }
     let reset = if color { "\x1b[0m" } else { "" };
     let mut out = String::new();
     let mut promo_open = false;
