@@ -22,10 +22,7 @@ pub struct Prf {
 
 impl Prf {
     pub fn from_counts(tp: f64, predicted: f64, gold: f64) -> Self {
-        let precision = if predicted > 0.0 { tp / predicted } else { 0.0 };
-        let recall = if gold > 0.0 { tp / gold } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        Prf { precision, recall, f1, tp, predicted, gold }
+        prf_split(tp, predicted, tp, gold)
     }
 }
 
