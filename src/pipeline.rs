@@ -107,20 +107,17 @@ pub struct TokenDecisions {
 }
 
 impl Pipeline {
+    /// Built on [`Pipeline::head_probs`], so documents are batched like everywhere else.
     pub fn token_decisions(&self, docs: &[Document]) -> Vec<Result<TokenDecisions>> {
-        let mut out = Vec::with_capacity(docs.len());
-        for d in docs {
-            let r = prepare(&self.tagger, self.max_chars, d).and_then(|p| {
-                let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    self.tagger.infer(std::slice::from_ref(&p), self.batch_tokens)
-                }))
-                .map_err(|_| FintagError::Invalid(format!("{}: the model failed on this document", d.id)))?;
-                let o = outs.into_iter().next().ok_or_else(|| FintagError::Invalid("no output".into()))?;
-                let probs = HeadProbs::from_outputs(&o);
+        self.head_probs(docs)
+            .into_iter()
+            .zip(docs)
+            .map(|(r, d)| {
+                let (p, probs) = r?;
                 let entity = probs
                     .entity
                     .iter()
-                    .map(|p| p.iter().enumerate().fold((0, f32::MIN), |b, (i, x)| if *x > b.1 { (i, *x) } else { b }).0)
+                    .map(|e| e.iter().enumerate().fold((0, f32::MIN), |b, (i, x)| if *x > b.1 { (i, *x) } else { b }).0)
                     .collect();
                 Ok(TokenDecisions {
                     id: d.id.clone(),
@@ -129,10 +126,8 @@ impl Pipeline {
                     promo: probs.promo.iter().map(|x| *x > self.decode.promo_threshold).collect(),
                     clickbait: probs.clickbait,
                 })
-            });
-            out.push(r);
-        }
-        out
+            })
+            .collect()
     }
 }
 
