@@ -79,7 +79,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--onnx-file", default="target/bench/fintag.onnx")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--batch-tokens", type=int, default=8192)
+    ap.add_argument("--batch-tokens", type=int, default=1024)
     a = ap.parse_args()
 
     import torch

@@ -4,12 +4,18 @@
 use crate::decode::{decode, DecodeConfig, HeadProbs};
 use crate::document::{Document, Prediction};
 use crate::error::{FintagError, Result};
+use crate::formats::input::InputItem;
 use crate::model::tagger::Tagger;
 use crate::text::split_sentences;
 use std::path::Path;
 
 /// Documents longer than this many code points are refused (a per-document error).
 pub const DEFAULT_MAX_CHARS: usize = 500_000;
+
+/// Padded tokens per encoder batch. Small batches are faster on CPU, not slower: their
+/// activations stay in cache (measured on 2 cores with 2 workers: 1,024 tokens 1.27× the
+/// documents/s of 8,192, and 500 MB less peak memory).
+pub const DEFAULT_BATCH_TOKENS: usize = 1024;
 
 pub struct Pipeline {
     pub tagger: Tagger,
@@ -25,7 +31,7 @@ impl Pipeline {
     }
 
     pub fn new(tagger: Tagger) -> Self {
-        Pipeline { decode: tagger.config.decode, tagger, batch_tokens: 8192, max_chars: DEFAULT_MAX_CHARS }
+        Pipeline { decode: tagger.config.decode, tagger, batch_tokens: DEFAULT_BATCH_TOKENS, max_chars: DEFAULT_MAX_CHARS }
     }
 
     pub fn predict(&self, doc: &Document) -> Result<Prediction> {
@@ -35,6 +41,106 @@ impl Pipeline {
     /// Predicts several documents in one batched pass; each gets its own result.
     pub fn predict_batch(&self, docs: &[Document]) -> Vec<Result<Prediction>> {
         predict_with(&self.tagger, &self.decode, self.batch_tokens, self.max_chars, docs)
+    }
+}
+
+/// One batch's results in input order: each document's id and its prediction or error.
+pub type BatchResults = Vec<(String, Result<Prediction>)>;
+
+impl Pipeline {
+    /// A second pipeline over the same weights (no copy), for another thread.
+    pub fn replica(&self) -> Pipeline {
+        Pipeline { tagger: self.tagger.replica(), decode: self.decode, batch_tokens: self.batch_tokens, max_chars: self.max_chars }
+    }
+
+    /// Predicts a stream of batches on `workers` threads, each with its own replica of the
+    /// model and `threads_per_worker` libtorch threads, and hands every batch's results to
+    /// `sink` in input order. Items that failed before the model (an unreadable file, a
+    /// broken JSONL line) pass through as errors. Stops at the first error of `sink`.
+    ///
+    /// On a few cores, several single-threaded workers beat one multi-threaded model: the
+    /// small matrix products and elementwise passes of a transformer split poorly across
+    /// threads (measured on 2 cores: 2 workers × 1 thread ≈ 1.2× one worker × 2 threads).
+    pub fn predict_stream<I, F, E>(&self, workers: usize, threads_per_worker: usize, batches: I, mut sink: F) -> std::result::Result<(), E>
+    where
+        I: Iterator<Item = Vec<InputItem>> + Send + 'static,
+        F: FnMut(BatchResults) -> std::result::Result<(), E>,
+    {
+        use std::sync::{mpsc, Arc, Mutex};
+        let workers = workers.max(1);
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<InputItem>)>(workers);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (res_tx, res_rx) = mpsc::channel::<(usize, BatchResults)>();
+        // The feeder is not joined: after an error of `sink` it may still be blocked reading
+        // input (stdin, say); it ends when it next fails to hand over a batch.
+        std::thread::spawn(move || {
+            for job in batches.enumerate() {
+                if job_tx.send(job).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let replica = self.replica();
+                let (job_rx, res_tx) = (Arc::clone(&job_rx), res_tx.clone());
+                scope.spawn(move || {
+                    // libtorch's thread count is per calling thread (an OpenMP setting).
+                    tch::set_num_threads(threads_per_worker.max(1) as i32);
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((seq, items)) = job else { break };
+                        if res_tx.send((seq, replica.predict_items(items))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            // Only the workers hold the job queue and the result channel now, so when they stop
+            // the feeder's next hand-over fails, and when they finish the loop below ends.
+            drop(job_rx);
+            drop(res_tx);
+            // Results arrive in any order; hand them on in input order.
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (seq, results) in res_rx {
+                pending.insert(seq, results);
+                while let Some(results) = pending.remove(&next) {
+                    sink(results)?;
+                    next += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Predicts the documents of a batch of input items; failed items stay errors.
+    pub fn predict_items(&self, items: Vec<InputItem>) -> BatchResults {
+        let mut docs = Vec::new();
+        let mut slots = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Ok(d) => {
+                    slots.push((d.id.clone(), None));
+                    docs.push(d);
+                }
+                Err((id, e)) => slots.push((id, Some(e))),
+            }
+        }
+        let mut predictions = self.predict_batch(&docs).into_iter();
+        slots
+            .into_iter()
+            .map(|(id, err)| {
+                let r = match err {
+                    Some(e) => Err(e),
+                    None => predictions.next().unwrap_or_else(|| Err(FintagError::Invalid("no result".into()))),
+                };
+                (id, r)
+            })
+            .collect()
     }
 }
 

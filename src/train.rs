@@ -176,7 +176,7 @@ pub fn evaluate_tagger(tagger: &Tagger, gold: &[LabelledDocument], decode: &Deco
     let inputs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
     let mut preds = Vec::new();
     for chunk in inputs.chunks(16) {
-        for p in predict_with(tagger, decode, 8192, DEFAULT_MAX_CHARS, chunk).into_iter().flatten() {
+        for p in predict_with(tagger, decode, crate::pipeline::DEFAULT_BATCH_TOKENS, DEFAULT_MAX_CHARS, chunk).into_iter().flatten() {
             preds.push(p);
         }
     }

@@ -176,6 +176,70 @@ fn flag_streams_csv_and_jsonl_refuses_overwrite_and_resumes() {
 }
 
 #[test]
+fn flag_workers_keep_input_order_and_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    write_docs(&docs, 10);
+    let run = |args: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        fintag().args(["flag", "--quiet"]).args(args).arg("--out").arg(&out).arg(&docs).assert().code(0);
+        jsonl(&std::fs::read(&out).unwrap())
+            .iter()
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r["flagged"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let one = run(&["--workers", "1"], "one.jsonl");
+    // three workers on batches of two: batches finish out of order and must be put back
+    let three = run(&["--workers", "3", "--threads", "3", "--batch", "2"], "three.jsonl");
+    assert_eq!(one.len(), 10);
+    assert_eq!(one, three);
+}
+
+#[test]
+fn corrupt_or_mismatched_model_directories_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    std::fs::create_dir(&model).unwrap();
+    let shipped = common::repo().join("models/fintag-de");
+    for f in ["config.json", "weights.ot"] {
+        std::fs::copy(shipped.join(f), model.join(f)).unwrap();
+    }
+    let classify = |expect: &str| {
+        let out = fintag()
+            .args(["classify", "--base"])
+            .arg(common::base_dir())
+            .arg("--model")
+            .arg(&model)
+            .arg("data/samples/forum-post.txt")
+            .assert()
+            .code(2)
+            .get_output()
+            .stderr
+            .clone();
+        let err = String::from_utf8(out).unwrap();
+        assert!(err.contains(expect) && !err.contains("panicked"), "want {expect:?} in: {err}");
+    };
+    // truncated weights
+    let w = std::fs::read(shipped.join("weights.ot")).unwrap();
+    std::fs::write(model.join("weights.ot"), &w[..w.len() / 3]).unwrap();
+    classify("weights.ot is unreadable");
+    // weights of another shape: a file holding one tensor under a needed name, wrong size
+    let t = tch::Tensor::zeros(&[3, 3], (tch::Kind::Half, tch::Device::Cpu));
+    tch::Tensor::save_multi(&[("heads.entity.weight", &t)], model.join("weights.ot")).unwrap();
+    classify("weights.ot lacks tensor");
+    // trained on another base model
+    std::fs::copy(shipped.join("weights.ot"), model.join("weights.ot")).unwrap();
+    let cfg = std::fs::read_to_string(shipped.join("config.json")).unwrap();
+    let sha = serde_json::from_str::<serde_json::Value>(&cfg).unwrap()["base_sha256"].as_str().unwrap().to_string();
+    std::fs::write(model.join("config.json"), cfg.replace(&sha, &"0".repeat(64))).unwrap();
+    classify("was trained on base model");
+    // config that is not JSON
+    std::fs::write(model.join("config.json"), "{ not json").unwrap();
+    classify("config.json");
+}
+
+#[test]
 fn flag_exit_codes_and_shards_partition_the_input() {
     let dir = tempfile::tempdir().unwrap();
     let calm = dir.path().join("calm");

@@ -96,6 +96,13 @@ fn hostile_files_through_the_binary() {
     std::fs::create_dir(d.join("looks-like-a-file.txt")).unwrap();
     std::fs::write(d.join("looks-like-a-file.txt").join("inner.txt"), "Die Lufthansa streicht Flüge.").unwrap();
     let _sock = std::os::unix::net::UnixListener::bind(d.join("socket.txt")).unwrap();
+    // files that cannot be read: a symlink loop, a dangling symlink, a FIFO (opening it would
+    // block), and a directory symlink pointing back up (a walk must not go round forever)
+    std::os::unix::fs::symlink(d.join("loop-b.txt"), d.join("loop-a.txt")).unwrap();
+    std::os::unix::fs::symlink(d.join("loop-a.txt"), d.join("loop-b.txt")).unwrap();
+    std::os::unix::fs::symlink(d.join("gone.txt"), d.join("dangling.txt")).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(d.join("fifo.txt")).status().unwrap().success());
+    std::os::unix::fs::symlink(d, d.join("looks-like-a-file.txt").join("up")).unwrap();
     let out = Command::cargo_bin("fintag")
         .unwrap()
         .current_dir(common::repo())
@@ -127,4 +134,8 @@ fn hostile_files_through_the_binary() {
     // a directory named like a file is walked like any directory
     assert!(find("looks-like-a-file.txt/inner.txt").get("error").is_none());
     assert!(find("socket.txt").get("error").is_some());
+    for name in ["loop-a.txt", "loop-b.txt", "dangling.txt", "fifo.txt"] {
+        let rec = recs.iter().find(|r| r["id"].as_str().unwrap_or("").ends_with(name));
+        assert!(rec.map_or(true, |r| r.get("error").is_some()), "{name} should be an error or skipped: {rec:?}");
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::{load_pipeline, ModelArgs};
 use clap::Args;
-use fintag::document::{Document, Prediction};
+use fintag::document::Prediction;
 use fintag::formats::input::{InputItem, InputStream, DEFAULT_MAX_BYTES};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
@@ -26,9 +26,13 @@ pub struct FlagArgs {
     /// Clickbait probability at which a document is flagged
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f32,
-    /// Threads for the model (default: all cores)
+    /// Cores for the model in all (default: all cores)
     #[arg(long)]
     pub threads: Option<i32>,
+    /// Model replicas working on batches side by side, sharing the weights (default: one per
+    /// core, at most 4); the cores are split between them
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Documents per batch
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
@@ -200,10 +204,8 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     if exists_nonempty && !a.resume {
         anyhow::bail!("{} exists: pass --resume to continue that run, or choose another --out", a.out.display());
     }
-    if let Some(t) = a.threads {
-        tch::set_num_threads(t.max(1));
-    }
     let done = if a.resume { done_ids(&a.out, kind)? } else { HashSet::new() };
+    let done_count = done.len();
     let pipeline = load_pipeline(&a.model)?;
     let file: Box<dyn Write> = if to_stdout {
         Box::new(std::io::stdout())
@@ -217,13 +219,14 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     };
     let mut out = Output { file, kind };
 
-    // Reading and decoding run on their own thread, ahead of the model.
+    // Reading and decoding run on their own thread, ahead of the model; batches go to
+    // `workers` model replicas and come back in input order.
     let (tx, rx) = std::sync::mpsc::sync_channel::<InputItem>(a.batch * 4);
     let inputs = a.inputs.clone();
     let max_bytes = a.max_bytes;
     let shard = a.shard;
     let stdin_jsonl = a.stdin_jsonl;
-    let reader = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         for item in InputStream::new(&inputs, max_bytes).stdin_as_jsonl(stdin_jsonl) {
             let id = match &item {
                 Ok(d) => d.id.clone(),
@@ -239,63 +242,57 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
             }
         }
     });
+    let skipped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let batches = {
+        let skipped = skipped.clone();
+        let done = std::sync::Arc::new(done);
+        let batch_size = a.batch.max(1);
+        let mut items = rx.into_iter().filter(move |item| {
+            let id = match item {
+                Ok(d) => &d.id,
+                Err((id, _)) => id,
+            };
+            let seen = done.contains(id);
+            if seen {
+                skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            !seen
+        });
+        std::iter::from_fn(move || {
+            let batch: Vec<InputItem> = items.by_ref().take(batch_size).collect();
+            (!batch.is_empty()).then_some(batch)
+        })
+    };
 
-    let expected = if a.quiet { 0 } else { expected_documents(&a.inputs, a.shard).saturating_sub(done.len() as u64) };
+    let expected = if a.quiet { 0 } else { expected_documents(&a.inputs, a.shard).saturating_sub(done_count as u64) };
     let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(expected) };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let start = Instant::now();
-    let (mut total, mut flagged, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);
-    let mut batch: Vec<Document> = Vec::with_capacity(a.batch);
-    let run_batch = |batch: &mut Vec<Document>, out: &mut Output, flagged: &mut usize, errors: &mut usize| -> anyhow::Result<()> {
-        for (d, r) in batch.iter().zip(pipeline.predict_batch(batch)) {
+    let (mut total, mut flagged, mut errors) = (0usize, 0usize, 0usize);
+    let threads = a.threads.map(|t| t.max(1) as usize).unwrap_or_else(super::cores);
+    let workers = a.workers.unwrap_or(threads.min(4)).clamp(1, threads);
+    pipeline.predict_stream(workers, (threads / workers).max(1), batches, |results| -> anyhow::Result<()> {
+        let n = results.len() as u64;
+        for (id, r) in results {
+            total += 1;
             let r = r.map_err(|e| e.to_string());
             if let Err(e) = &r {
-                *errors += 1;
-                bar.suspend(|| eprintln!("fintag: {}: {e}", d.id));
-            }
-            if out.write(&d.id, &r, a.threshold)? {
-                *flagged += 1;
-            }
-        }
-        bar.inc(batch.len() as u64);
-        bar.set_message(format!("{flagged} flagged, {errors} errors", flagged = *flagged, errors = *errors));
-        batch.clear();
-        Ok(())
-    };
-    for item in rx {
-        match item {
-            Ok(doc) => {
-                if done.contains(&doc.id) {
-                    skipped += 1;
-                    continue;
-                }
-                total += 1;
-                batch.push(doc);
-                if batch.len() >= a.batch {
-                    run_batch(&mut batch, &mut out, &mut flagged, &mut errors)?;
-                }
-            }
-            Err((id, e)) => {
-                if done.contains(&id) {
-                    skipped += 1;
-                    continue;
-                }
-                total += 1;
                 errors += 1;
                 bar.suspend(|| eprintln!("fintag: {id}: {e}"));
-                out.write(&id, &Err(e.to_string()), a.threshold)?;
-                bar.inc(1);
+            }
+            if out.write(&id, &r, a.threshold)? {
+                flagged += 1;
             }
         }
-    }
-    if !batch.is_empty() {
-        run_batch(&mut batch, &mut out, &mut flagged, &mut errors)?;
-    }
-    let _ = reader.join();
+        bar.inc(n);
+        bar.set_message(format!("{flagged} flagged, {errors} errors"));
+        Ok(())
+    })?;
     bar.finish_and_clear();
+    let skipped = skipped.load(std::sync::atomic::Ordering::Relaxed);
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{total} documents, {flagged} flagged, {errors} errors{} in {secs:.1}s ({:.1} docs/s) → {}",

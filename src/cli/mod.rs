@@ -32,7 +32,7 @@ pub struct ModelArgs {
     #[arg(long)]
     pub base: Option<PathBuf>,
     /// Padded tokens per encoder batch
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = fintag::pipeline::DEFAULT_BATCH_TOKENS)]
     pub batch_tokens: usize,
     /// Encoder precision
     #[arg(long, value_enum, default_value_t = Precision::F32)]
@@ -41,7 +41,10 @@ pub struct ModelArgs {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
+    /// float32 throughout
     F32,
+    /// int8 dynamic quantisation of the encoder's linear layers (heads stay float32)
+    Int8,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,13 +132,23 @@ pub enum BaseCommand {
     },
 }
 
+/// The machine's cores, or $FINTAG_THREADS when set.
+pub fn cores() -> usize {
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    std::env::var("FINTAG_THREADS").ok().and_then(|v| v.parse().ok()).filter(|&t: &usize| t > 0).unwrap_or(n)
+}
+
 pub fn run() -> i32 {
+    // oneDNN (the int8 kernels) caches a compiled kernel with its buffers per input shape;
+    // fintag's batches come in many shapes, and the cache grew to 600 MB in a 200-document run
+    // while making it no faster. It reads this on first use, so it is set before anything runs.
+    if std::env::var_os("ONEDNN_PRIMITIVE_CACHE_CAPACITY").is_none() {
+        std::env::set_var("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0");
+    }
     let cli = Cli::parse();
     // Debian's libtorch starts with one intra-op thread; use every core unless told otherwise
     // (subcommands with --threads override this).
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let threads = std::env::var("FINTAG_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(cores);
-    tch::set_num_threads(threads as i32);
+    tch::set_num_threads(cores() as i32);
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -232,5 +245,8 @@ pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline
     let base = m.base.clone().unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
     let mut p = fintag::pipeline::Pipeline::load(&model, &base)?;
     p.batch_tokens = m.batch_tokens.max(512);
+    if m.precision == Precision::Int8 {
+        p.tagger.encoder.quantize()?;
+    }
     Ok(p)
 }

@@ -252,6 +252,29 @@ impl BaseModelDir {
     }
 }
 
+/// One read-only mapping per encoder.bin (by path, size and modification time) for the life
+/// of the process: tensors viewing it can never outlive it, and loading a model again (as
+/// tests and replicas do) maps nothing new.
+fn shared_mapping(path: &Path) -> Result<std::sync::Arc<memmap2::Mmap>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (PathBuf, u64, Option<std::time::SystemTime>);
+    static MAPS: OnceLock<Mutex<HashMap<Key, Arc<memmap2::Mmap>>>> = OnceLock::new();
+    let f = std::fs::File::open(path).map_err(|e| FintagError::io(path, e))?;
+    let meta = f.metadata().map_err(|e| FintagError::io(path, e))?;
+    let key = (std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()), meta.len(), meta.modified().ok());
+    let mut maps = MAPS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = maps.get(&key) {
+        return Ok(m.clone());
+    }
+    // Safety: the mapping is read-only and never unmapped; fintag never writes encoder.bin in
+    // place (conversion writes a new file and renames it over the old one, which leaves this
+    // mapping on the old file's data).
+    let map = Arc::new(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| FintagError::io(path, e))?);
+    maps.insert(key, map.clone());
+    Ok(map)
+}
+
 /// The base encoder's weights, memory-mapped from encoder.bin: tensors are views into the
 /// mapping, so loading copies nothing and only the pages a run touches (all layers, but only
 /// the embedding rows of the tokens it meets) take memory.
@@ -265,10 +288,7 @@ pub struct BaseWeights {
 impl BaseWeights {
     pub fn open(base: &BaseModelDir) -> Result<Self> {
         let path = base.encoder_path();
-        let f = std::fs::File::open(&path).map_err(|e| FintagError::io(&path, e))?;
-        // Safety: the mapping is read-only and fintag never writes encoder.bin while it is
-        // open; a file changed underneath a running process is outside what we guard against.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| FintagError::io(&path, e))?;
+        let map = shared_mapping(&path)?;
         let size = map.len() as u64;
         let mut index = std::collections::BTreeMap::new();
         for e in &base.manifest.index {
@@ -277,7 +297,7 @@ impl BaseWeights {
             }
             index.insert(e.name.clone(), e.clone());
         }
-        Ok(BaseWeights { map: std::sync::Arc::new(map), index, path })
+        Ok(BaseWeights { map, index, path })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -300,8 +320,9 @@ impl BaseWeights {
         for i in (0..e.shape.len().saturating_sub(1)).rev() {
             strides[i] = strides[i + 1] * e.shape[i + 1];
         }
-        // Safety: open() checked that the tensor's bytes lie inside the mapping, which this
-        // struct keeps alive; the model holds a clone of it for as long as it holds the views.
+        // Safety: open() checked that the tensor's bytes lie inside the mapping, and the
+        // mapping lives as long as the process (see shared_mapping), so the view cannot dangle.
+        // The view must never be written to: every user treats base weights as frozen.
         let t =
             unsafe { Tensor::f_of_blob(self.map.as_ptr().add(e.offset as usize), &e.shape, &strides, tch::Kind::Float, tch::Device::Cpu) }?;
         Ok(t)

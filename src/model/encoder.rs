@@ -98,6 +98,8 @@ impl Embeddings {
 struct Dense {
     w: Tensor,
     b: Tensor,
+    /// The int8 form of `w` and `b`, when the encoder is quantised.
+    q: Option<super::quant::PackedLinear>,
 }
 
 impl Dense {
@@ -106,13 +108,19 @@ impl Dense {
             // Zeros: every encoder weight is overwritten from the base or a checkpoint.
             w: src.get(&format!("{name}.weight"), &[out, inp], nn::Init::Const(0.))?,
             b: src.get(&format!("{name}.bias"), &[out], nn::Init::Const(0.))?,
+            q: None,
         })
     }
     fn shallow(&self) -> Self {
-        Dense { w: self.w.shallow_clone(), b: self.b.shallow_clone() }
+        Dense { w: self.w.shallow_clone(), b: self.b.shallow_clone(), q: self.q.clone() }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.w, Some(&self.b))
+        match &self.q {
+            // quantize() checked the int8 product on this layer, so a failure here is not
+            // expected; if it comes, the float product answers instead.
+            Some(q) => q.forward(x).unwrap_or_else(|_| x.linear(&self.w, Some(&self.b))),
+            None => x.linear(&self.w, Some(&self.b)),
+        }
     }
 }
 
@@ -169,6 +177,10 @@ impl EncoderLayer {
             heads: cfg.num_attention_heads,
             dropout: cfg.hidden_dropout_prob,
         })
+    }
+
+    fn denses(&mut self) -> [&mut Dense; 6] {
+        [&mut self.query, &mut self.key, &mut self.value, &mut self.attn_out, &mut self.ffn_in, &mut self.ffn_out]
     }
 
     fn shallow(&self) -> Self {
@@ -242,8 +254,6 @@ pub fn mask_bias(mask: &Tensor, heads: i64, kind: Kind) -> Option<Tensor> {
 pub struct Encoder {
     pub embeddings: Embeddings,
     pub layers: Vec<EncoderLayer>,
-    /// Keeps the memory mapping the base views point into alive (declared last: dropped last).
-    _base: BaseWeights,
 }
 
 impl Encoder {
@@ -256,16 +266,34 @@ impl Encoder {
                 _ => EncoderLayer::new(Source::Base(base), i, cfg),
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Encoder { embeddings: Embeddings::new(Source::Base(base), cfg)?, layers, _base: base.clone() })
+        Ok(Encoder { embeddings: Embeddings::new(Source::Base(base), cfg)?, layers })
+    }
+
+    /// Switches every linear layer to int8 dynamic quantisation (inference only), after
+    /// checking the int8 product against the float one. Faster, but not free: see
+    /// [`super::quant`] for what it costs in accuracy.
+    pub fn quantize(&mut self) -> Result<()> {
+        let engine = super::quant::QEngine::load()?;
+        for layer in &mut self.layers {
+            for d in layer.denses() {
+                d.q = Some(tch::no_grad(|| engine.pack(&d.w, &d.b))?);
+            }
+        }
+        if let Some(d) = self.layers.first().map(|l| &l.query) {
+            let x = Tensor::randn(&[4, d.w.size()[1]], (Kind::Float, tch::Device::Cpu));
+            let want = tch::no_grad(|| x.linear(&d.w, Some(&d.b)));
+            let got = d.q.as_ref().map(|q| tch::no_grad(|| q.forward(&x))).transpose()?.unwrap_or_else(|| want.shallow_clone());
+            let err = f64::try_from((&got - &want).norm() / want.norm().clamp_min(1e-9)).unwrap_or(f64::INFINITY);
+            if !(err < 0.1) {
+                return Err(FintagError::Invalid(format!("the int8 product is off by {err:.3} relative to float32")));
+            }
+        }
+        Ok(())
     }
 
     /// A second handle on the same weights (no copy), for another inference thread.
     pub fn shallow(&self) -> Self {
-        Encoder {
-            embeddings: self.embeddings.shallow(),
-            layers: self.layers.iter().map(|l| l.shallow()).collect(),
-            _base: self._base.clone(),
-        }
+        Encoder { embeddings: self.embeddings.shallow(), layers: self.layers.iter().map(|l| l.shallow()).collect() }
     }
 
     /// Runs layers `from..to` on hidden states.

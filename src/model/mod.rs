@@ -6,5 +6,6 @@ pub mod base;
 pub mod e5s1;
 pub mod encoder;
 pub mod heads;
+pub mod quant;
 pub mod tagger;
 pub mod vocab;
