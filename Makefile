@@ -1,5 +1,5 @@
 # fintag — the two quick-start commands are `make demo` and `make test`.
-.PHONY: setup demo test corpus train eval bench fmt
+.PHONY: setup demo test corpus train eval bench load-test fmt
 
 BIN := target/release/fintag
 
@@ -30,6 +30,10 @@ eval: setup
 
 bench: setup
 	scripts/bench
+
+# 10,000 short documents through `fintag flag` with 2 threads; memory over time.
+load-test: setup
+	scripts/load_test
 
 fmt:
 	cargo fmt --all

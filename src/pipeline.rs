@@ -44,8 +44,16 @@ impl Pipeline {
     }
 }
 
-/// One batch's results in input order: each document's id and its prediction or error.
-pub type BatchResults = Vec<(String, Result<Prediction>)>;
+/// What became of one input item: its id, its text when it could be read, and its
+/// prediction or error.
+pub struct Outcome {
+    pub id: String,
+    pub text: Option<String>,
+    pub result: Result<Prediction>,
+}
+
+/// One batch's outcomes, in input order.
+pub type BatchResults = Vec<Outcome>;
 
 impl Pipeline {
     /// A second pipeline over the same weights (no copy), for another thread.
@@ -124,21 +132,19 @@ impl Pipeline {
         for item in items {
             match item {
                 Ok(d) => {
-                    slots.push((d.id.clone(), None));
+                    slots.push(None);
                     docs.push(d);
                 }
-                Err((id, e)) => slots.push((id, Some(e))),
+                Err((id, e)) => slots.push(Some((id, e))),
             }
         }
-        let mut predictions = self.predict_batch(&docs).into_iter();
+        let predictions = self.predict_batch(&docs);
+        let mut done = docs.into_iter().zip(predictions);
         slots
             .into_iter()
-            .map(|(id, err)| {
-                let r = match err {
-                    Some(e) => Err(e),
-                    None => predictions.next().unwrap_or_else(|| Err(FintagError::Invalid("no result".into()))),
-                };
-                (id, r)
+            .filter_map(|slot| match slot {
+                Some((id, e)) => Some(Outcome { id, text: None, result: Err(e) }),
+                None => done.next().map(|(d, result)| Outcome { id: d.id, text: Some(d.text), result }),
             })
             .collect()
     }

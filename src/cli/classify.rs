@@ -3,7 +3,7 @@
 use super::render::{html_page, pretty_report};
 use super::{load_pipeline, ModelArgs, OutputFormat};
 use clap::Args;
-use fintag::document::{Document, Prediction};
+use fintag::document::Prediction;
 use fintag::formats::input::{InputStream, DEFAULT_MAX_BYTES};
 use fintag::labels::SpanLabel;
 use std::io::{IsTerminal, Write};
@@ -62,50 +62,46 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     let mut collected: Vec<(String, Prediction)> = Vec::new();
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut json_items: Vec<serde_json::Value> = Vec::new();
-    let mut batch: Vec<Document> = Vec::new();
-    let mut stream = InputStream::new(&a.inputs, a.max_bytes).peekable();
-    loop {
-        let item = stream.next();
-        let flush_now = item.is_none() || batch.len() >= 16;
-        if flush_now && !batch.is_empty() {
-            for (doc, res) in batch.iter().zip(pipeline.predict_batch(&batch)) {
-                match res {
-                    Ok(mut p) => {
-                        filter(&mut p, &labels, a.min_score);
-                        match format {
-                            OutputFormat::Jsonl => {
-                                serde_json::to_writer(&mut sink, &p)?;
-                                sink.write_all(b"\n")?;
-                                sink.flush()?;
-                            }
-                            OutputFormat::Pretty => {
-                                writeln!(sink, "{}", pretty_report(&doc.text, &p, to_terminal))?;
-                            }
-                            OutputFormat::Json => {
-                                let mut v = serde_json::to_value(&p)?;
-                                v["text"] = serde_json::Value::String(doc.text.clone());
-                                json_items.push(v);
-                            }
-                            OutputFormat::Html => collected.push((doc.text.clone(), p)),
+    // Batches of 16 documents go to model replicas on worker threads (all cores, split
+    // like `flag` does); results come back in input order.
+    let mut stream = InputStream::new(&a.inputs, a.max_bytes);
+    let batches = std::iter::from_fn(move || {
+        let batch: Vec<_> = stream.by_ref().take(16).collect();
+        (!batch.is_empty()).then_some(batch)
+    });
+    let threads = super::cores();
+    let workers = threads.min(4);
+    pipeline.predict_stream(workers, (threads / workers).max(1), batches, |outcomes| -> anyhow::Result<()> {
+        for o in outcomes {
+            match o.result {
+                Ok(mut p) => {
+                    let text = o.text.unwrap_or_default();
+                    filter(&mut p, &labels, a.min_score);
+                    match format {
+                        OutputFormat::Jsonl => {
+                            serde_json::to_writer(&mut sink, &p)?;
+                            sink.write_all(b"\n")?;
+                            sink.flush()?;
                         }
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        report_error(&mut sink, format, &doc.id, &e.to_string(), &mut errors, &mut json_items)?;
+                        OutputFormat::Pretty => {
+                            writeln!(sink, "{}", pretty_report(&text, &p, to_terminal))?;
+                        }
+                        OutputFormat::Json => {
+                            let mut v = serde_json::to_value(&p)?;
+                            v["text"] = serde_json::Value::String(text);
+                            json_items.push(v);
+                        }
+                        OutputFormat::Html => collected.push((text, p)),
                     }
                 }
-            }
-            batch.clear();
-        }
-        match item {
-            None => break,
-            Some(Ok(doc)) => batch.push(doc),
-            Some(Err((id, e))) => {
-                failures += 1;
-                report_error(&mut sink, format, &id, &e.to_string(), &mut errors, &mut json_items)?;
+                Err(e) => {
+                    failures += 1;
+                    report_error(&mut sink, format, &o.id, &e.to_string(), &mut errors, &mut json_items)?;
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     match format {
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut sink, &json_items)?;

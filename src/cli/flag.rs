@@ -276,9 +276,9 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let workers = a.workers.unwrap_or(threads.min(4)).clamp(1, threads);
     pipeline.predict_stream(workers, (threads / workers).max(1), batches, |results| -> anyhow::Result<()> {
         let n = results.len() as u64;
-        for (id, r) in results {
+        for fintag::pipeline::Outcome { id, result, .. } in results {
             total += 1;
-            let r = r.map_err(|e| e.to_string());
+            let r = result.map_err(|e| e.to_string());
             if let Err(e) = &r {
                 errors += 1;
                 bar.suspend(|| eprintln!("fintag: {id}: {e}"));
