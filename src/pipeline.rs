@@ -101,7 +101,20 @@ impl Pipeline {
                             Err(_) => break,
                         };
                         let Ok((seq, items)) = job else { break };
-                        if res_tx.send((seq, replica.predict_items(items))).is_err() {
+                        let ids: Vec<String> =
+                            items.iter().map(|i| i.as_ref().map_or_else(|(id, _)| id.clone(), |d| d.id.clone())).collect();
+                        // Whatever goes wrong in a batch stays an error of its documents.
+                        let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.predict_items(items)))
+                            .unwrap_or_else(|_| {
+                                ids.into_iter()
+                                    .map(|id| Outcome {
+                                        result: Err(FintagError::Invalid(format!("{id}: internal error while tagging this batch"))),
+                                        id,
+                                        text: None,
+                                    })
+                                    .collect()
+                            });
+                        if res_tx.send((seq, outcomes)).is_err() {
                             break;
                         }
                     }

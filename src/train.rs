@@ -362,14 +362,29 @@ pub fn mean_loss(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<f64> {
     Ok(total / examples.len().max(1) as f64)
 }
 
+/// One decoder setting tried by [`tune_decoder`]: dev PROMO character F1, dev score, and
+/// whether it finds every PROMO character of the required documents and nothing else.
+pub type TunedSetting = (DecodeConfig, f64, f64, bool);
+
 /// Grid-searches the decoder thresholds on labelled (dev) documents: the model runs once,
 /// decoding runs per setting. Returns the best setting by PROMO character F1 (ties: the
-/// mean headline score) and the table of all settings tried.
-pub fn tune_decoder(pipeline: &crate::pipeline::Pipeline, gold: &[LabelledDocument]) -> (DecodeConfig, Vec<(DecodeConfig, f64, f64)>) {
-    let docs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
-    let probs: Vec<_> = pipeline.head_probs(&docs).into_iter().zip(&docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect();
+/// mean headline score) among those that decode the `required` documents' PROMO exactly
+/// (all of them when there are none, or when no setting manages it), and the whole table.
+pub fn tune_decoder(
+    pipeline: &crate::pipeline::Pipeline,
+    gold: &[LabelledDocument],
+    required: &[LabelledDocument],
+) -> (DecodeConfig, Vec<TunedSetting>) {
+    let with_probs = |gold: &[LabelledDocument]| {
+        let docs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
+        let probs: Vec<_> = pipeline.head_probs(&docs).into_iter().zip(docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect();
+        probs
+    };
+    let (probs, required_probs) = (with_probs(gold), with_probs(required));
+    let decode_all = |probs: &[(Document, _)], cfg: &DecodeConfig| -> Vec<_> {
+        probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, cfg)).collect()
+    };
     let mut table = Vec::new();
-    let mut best = (pipeline.decode, f64::MIN, f64::MIN);
     for threshold in [0.5f32, 0.7, 0.9, 1.01] {
         for flagged in [0.15f32, 0.2, 0.3, 0.4, 0.5] {
             for share in [0.3f32, 0.4, 0.5, 0.6] {
@@ -381,16 +396,22 @@ pub fn tune_decoder(pipeline: &crate::pipeline::Pipeline, gold: &[LabelledDocume
                         min_clause_tokens: min_clause,
                         ..pipeline.decode
                     };
-                    let preds: Vec<_> = probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, &cfg)).collect();
-                    let r = evaluate(gold, &preds, 0.5);
-                    let (promo, overall) = (r.promo_char.f1, dev_score(&r));
-                    table.push((cfg, promo, overall));
-                    if (promo, overall) > (best.1, best.2) {
-                        best = (cfg, promo, overall);
-                    }
+                    let r = evaluate(gold, &decode_all(&probs, &cfg), 0.5);
+                    let exact = required.is_empty() || evaluate(required, &decode_all(&required_probs, &cfg), 0.5).promo_char.f1 >= 0.9999;
+                    table.push((cfg, r.promo_char.f1, dev_score(&r), exact));
                 }
             }
         }
     }
-    (best.0, table)
+    let any_exact = table.iter().any(|r| r.3);
+    let best = table
+        .iter()
+        .filter(|r| r.3 || !any_exact)
+        .fold(None::<&TunedSetting>, |b, r| match b {
+            Some(b) if (b.1, b.2) >= (r.1, r.2) => Some(b),
+            _ => Some(r),
+        })
+        .map(|r| r.0)
+        .unwrap_or(pipeline.decode);
+    (best, table)
 }

@@ -92,6 +92,10 @@ pub enum ModelCommand {
     /// Tune the decoder thresholds on labelled dev data and store them in the model's config.json
     TuneDecoder {
         dev: PathBuf,
+        /// Labelled documents whose PROMO must come out exactly (every promotional sentence
+        /// found, nothing else flagged); the best dev setting among those that manage it wins
+        #[arg(long)]
+        require: Vec<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -188,11 +192,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             eprintln!("wrote {} tensors to {}", w.len(), out.display());
             Ok(0)
         }
-        Command::Model(ModelCommand::TuneDecoder { dev, model }) => {
+        Command::Model(ModelCommand::TuneDecoder { dev, require, model }) => {
             let p = load_pipeline(&model)?;
             let gold = eval::read_gold(&[dev], None)?;
+            let required = if require.is_empty() { Vec::new() } else { eval::read_gold(&require, None)? };
             let before = p.decode;
-            let (best, table) = fintag::train::tune_decoder(&p, &gold);
+            let (best, table) = fintag::train::tune_decoder(&p, &gold, &required);
+            let exact = table.iter().filter(|r| r.3).count();
+            if !required.is_empty() {
+                eprintln!("{exact} of {} settings decode the required documents' PROMO exactly", table.len());
+            }
             let base_row = table.iter().find(|r| r.0 == before).map(|r| (r.1, r.2));
             if let Some((promo, score)) = base_row {
                 eprintln!("current: {before:?}: PROMO char F1 {promo:.4}, dev score {score:.4}");

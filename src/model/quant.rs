@@ -7,8 +7,8 @@
 //! Processes that quantise should set `ONEDNN_PRIMITIVE_CACHE_CAPACITY=0` before their first
 //! tensor operation (the fintag binary does): otherwise oneDNN keeps a kernel per batch shape.
 //!
-//! Measured on data/test.jsonl with the shipped model (2 cores): 1.3× the documents/s of
-//! float32, but entity micro-F1 −4.1 points, PROMO character F1 −0.9, sentence macro-F1 −1.2.
+//! Measured on data/test.jsonl with the shipped model (2 cores): 1.24× the documents/s of
+//! float32, but entity micro-F1 −5.1 points, PROMO character F1 −1.1, sentence macro-F1 −1.5.
 //! Per-tensor 8-bit activations lose the outliers of the feed-forward blocks: keeping those
 //! in float32 recovers the accuracy (entity F1 +0.2) and with it all of the speed, since the
 //! feed-forward blocks are two thirds of the products. So int8 is an option
