@@ -205,21 +205,9 @@ fn corrupt_or_mismatched_model_directories_are_named() {
     for f in ["config.json", "weights.ot"] {
         std::fs::copy(shipped.join(f), model.join(f)).unwrap();
     }
-    let classify = |expect: &str| {
-        let out = fintag()
-            .args(["classify", "--base"])
-            .arg(common::base_dir())
-            .arg("--model")
-            .arg(&model)
-            .arg("data/samples/forum-post.txt")
-            .assert()
-            .code(2)
-            .get_output()
-            .stderr
-            .clone();
-        let err = String::from_utf8(out).unwrap();
-        assert!(err.contains(expect) && !err.contains("panicked"), "want {expect:?} in: {err}");
-    };
+    let base = common::base_dir();
+    let classify =
+        |expect: &str| classify_fails_with(&["--base".as_ref(), base.as_os_str(), "--model".as_ref(), model.as_os_str()], expect);
     // truncated weights
     let w = std::fs::read(shipped.join("weights.ot")).unwrap();
     std::fs::write(model.join("weights.ot"), &w[..w.len() / 3]).unwrap();
@@ -341,29 +329,17 @@ fn eval_scores_predictions_and_writes_json_and_html() {
     assert!(sr["clickbait"]["roc_auc"].is_number());
 }
 
+/// `fintag classify ARGS... data/samples/forum-post.txt` must fail with exit code 2 and a
+/// message containing `expect`, not a panic.
+fn classify_fails_with(args: &[&std::ffi::OsStr], expect: &str) {
+    let out = fintag().arg("classify").args(args).arg("data/samples/forum-post.txt").assert().code(2).get_output().stderr.clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.contains(expect) && !err.contains("panicked"), "want {expect:?} in: {err}");
+}
+
 #[test]
 fn missing_base_or_model_gives_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let out = fintag()
-        .args(["classify", "--base"])
-        .arg(dir.path())
-        .arg("data/samples/forum-post.txt")
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(out).unwrap();
-    assert!(err.contains("make setup") && !err.contains("panicked"), "{err}");
-    let out = fintag()
-        .args(["classify", "--model"])
-        .arg(dir.path())
-        .arg("data/samples/forum-post.txt")
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(out).unwrap();
-    assert!(err.contains("not a fintag model directory") && !err.contains("panicked"), "{err}");
+    classify_fails_with(&["--base".as_ref(), dir.path().as_os_str()], "make setup");
+    classify_fails_with(&["--model".as_ref(), dir.path().as_os_str()], "not a fintag model directory");
 }

@@ -69,9 +69,8 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
         let batch: Vec<_> = stream.by_ref().take(16).collect();
         (!batch.is_empty()).then_some(batch)
     });
-    let threads = super::cores();
-    let workers = threads.min(4);
-    pipeline.predict_stream(workers, (threads / workers).max(1), batches, |outcomes| -> anyhow::Result<()> {
+    let (workers, per_worker) = super::worker_split(super::cores(), None);
+    pipeline.predict_stream(workers, per_worker, batches, |outcomes| -> anyhow::Result<()> {
         for o in outcomes {
             match o.result {
                 Ok(mut p) => {

@@ -273,8 +273,8 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let start = Instant::now();
     let (mut total, mut flagged, mut errors) = (0usize, 0usize, 0usize);
     let threads = a.threads.map(|t| t.max(1) as usize).unwrap_or_else(super::cores);
-    let workers = a.workers.unwrap_or(threads.min(4)).clamp(1, threads);
-    pipeline.predict_stream(workers, (threads / workers).max(1), batches, |results| -> anyhow::Result<()> {
+    let (workers, per_worker) = super::worker_split(threads, a.workers);
+    pipeline.predict_stream(workers, per_worker, batches, |results| -> anyhow::Result<()> {
         let n = results.len() as u64;
         for fintag::pipeline::Outcome { id, result, .. } in results {
             total += 1;

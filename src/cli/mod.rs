@@ -142,6 +142,14 @@ pub fn cores() -> usize {
     std::env::var("FINTAG_THREADS").ok().and_then(|v| v.parse().ok()).filter(|&t: &usize| t > 0).unwrap_or(n)
 }
 
+/// How `threads` cores are shared among model replicas: `workers` of them (default one per
+/// core, at most 4), each with an equal share of libtorch threads.
+pub fn worker_split(threads: usize, workers: Option<usize>) -> (usize, usize) {
+    let threads = threads.max(1);
+    let workers = workers.unwrap_or(threads.min(4)).clamp(1, threads);
+    (workers, (threads / workers).max(1))
+}
+
 pub fn run() -> i32 {
     // oneDNN (the int8 kernels) caches a compiled kernel with its buffers per input shape;
     // fintag's batches come in many shapes, and the cache grew to 600 MB in a 200-document run

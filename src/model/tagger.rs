@@ -101,6 +101,8 @@ pub struct Tagger {
     pub tokenizer: std::sync::Arc<TextTokenizer>,
     pub encoder: Encoder,
     pub heads: Heads,
+    /// The frozen base weights the encoder's views come from.
+    pub base_weights: BaseWeights,
     /// The trainable part: the tuned top layers and the heads (what weights.ot stores).
     /// Frozen base weights are not in it: they are views of models/base/encoder.bin.
     pub tuned_vs: nn::VarStore,
@@ -123,7 +125,7 @@ impl Tagger {
         let encoder = Encoder::from_base(&weights, cfg, layers - config.tuned_layers, Some(&tuned_vs.root()))?;
         let heads = Heads::new(&tuned_vs.root().set_group(1), cfg.hidden_size, config.dropout);
         let tokenizer = tokenizer.join().map_err(|_| FintagError::Tokenizer("the tokenizer failed to load".into()))??;
-        Ok(Tagger { config, base, tokenizer: std::sync::Arc::new(tokenizer), encoder, heads, tuned_vs })
+        Ok(Tagger { config, base, tokenizer: std::sync::Arc::new(tokenizer), encoder, heads, base_weights: weights, tuned_vs })
     }
 
     /// A fresh model for training: tuned layers start from the base weights, heads random.
@@ -132,10 +134,9 @@ impl Tagger {
         let base = BaseModelDir::open(base_dir)?;
         let config = TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers);
         let t = Self::build(config, base)?;
-        let weights = BaseWeights::open(&t.base)?;
         for (name, mut var) in t.tuned_vs.variables() {
             if name.starts_with("encoder.") {
-                let src = weights.tensor(&name, Some(&var.size()))?;
+                let src = t.base_weights.tensor(&name, Some(&var.size()))?;
                 tch::no_grad(|| var.f_copy_(&src))?;
             }
         }
@@ -189,6 +190,7 @@ impl Tagger {
             tokenizer: self.tokenizer.clone(),
             encoder: self.encoder.shallow(),
             heads: self.heads.shallow(),
+            base_weights: self.base_weights.clone(),
             tuned_vs: nn::VarStore::new(Device::Cpu),
         }
     }
@@ -375,11 +377,10 @@ impl Tagger {
     /// fintag name, for export to other runtimes.
     pub fn all_weights(&self) -> Result<Vec<(String, Tensor)>> {
         let tuned = self.tuned_vs.variables();
-        let weights = BaseWeights::open(&self.base)?;
         let mut v: Vec<(String, Tensor)> = Vec::new();
-        for name in weights.names() {
+        for name in self.base_weights.names() {
             if !tuned.contains_key(name) {
-                v.push((name.to_string(), weights.tensor(name, None)?));
+                v.push((name.to_string(), self.base_weights.tensor(name, None)?));
             }
         }
         v.extend(tuned);
