@@ -129,7 +129,11 @@ fn bad_inputs_are_per_document_errors_and_the_run_goes_on() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a text file"));
 }
 
-fn write_docs(dir: &Path, n: usize) {
+/// Writes `n` short documents (every third one promotional) into a new `docs` folder under
+/// `parent` and returns that folder.
+fn write_docs(parent: &Path, n: usize) -> std::path::PathBuf {
+    let dir = parent.join("docs");
+    std::fs::create_dir(&dir).unwrap();
     for i in 0..n {
         let body = if i % 3 == 0 {
             format!("Diese Aktie Nr. {i} könnte explodieren! Jetzt kostenlosen Sonderreport anfordern und Depot sichern. Hier klicken...")
@@ -138,14 +142,13 @@ fn write_docs(dir: &Path, n: usize) {
         };
         std::fs::write(dir.join(format!("doc-{i:03}.txt")), body).unwrap();
     }
+    dir
 }
 
 #[test]
 fn flag_streams_csv_and_jsonl_refuses_overwrite_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let docs = dir.path().join("docs");
-    std::fs::create_dir(&docs).unwrap();
-    write_docs(&docs, 12);
+    let docs = write_docs(dir.path(), 12);
     let csv = dir.path().join("out.csv");
     fintag().args(["flag", "--quiet", "--out"]).arg(&csv).arg(&docs).assert().code(0).stderr(predicate::str::contains("12 documents"));
     let text = std::fs::read_to_string(&csv).unwrap();
@@ -178,9 +181,7 @@ fn flag_streams_csv_and_jsonl_refuses_overwrite_and_resumes() {
 #[test]
 fn flag_workers_keep_input_order_and_decisions() {
     let dir = tempfile::tempdir().unwrap();
-    let docs = dir.path().join("docs");
-    std::fs::create_dir(&docs).unwrap();
-    write_docs(&docs, 10);
+    let docs = write_docs(dir.path(), 10);
     let run = |args: &[&str], name: &str| {
         let out = dir.path().join(name);
         fintag().args(["flag", "--quiet"]).args(args).arg("--out").arg(&out).arg(&docs).assert().code(0);
@@ -237,9 +238,7 @@ fn flag_exit_codes_and_shards_partition_the_input() {
     std::fs::write(calm.join("b.bin"), [0u8, 1, 2, 3]).unwrap();
     fintag().args(["flag", "--quiet", "--out"]).arg(dir.path().join("calm2.jsonl")).arg(&calm).assert().code(2);
 
-    let docs = dir.path().join("docs");
-    std::fs::create_dir(&docs).unwrap();
-    write_docs(&docs, 9);
+    let docs = write_docs(dir.path(), 9);
     let mut seen = Vec::new();
     for i in 0..3 {
         let out = dir.path().join(format!("shard{i}.jsonl"));
@@ -255,9 +254,7 @@ fn flag_exit_codes_and_shards_partition_the_input() {
 #[test]
 fn flag_killed_midway_and_resumed_has_exactly_one_result_per_document() {
     let dir = tempfile::tempdir().unwrap();
-    let docs = dir.path().join("docs");
-    std::fs::create_dir(&docs).unwrap();
-    write_docs(&docs, 60);
+    let docs = write_docs(dir.path(), 60);
     let out = dir.path().join("out.jsonl");
     let bin = assert_cmd::cargo::cargo_bin("fintag");
     let mut child = std::process::Command::new(&bin)

@@ -206,8 +206,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let required = if require.is_empty() { Vec::new() } else { eval::read_gold(&require, None)? };
             let before = p.decode;
             let (best, table) = fintag::train::tune_decoder(&p, &gold, &required);
-            let exact = table.iter().filter(|r| r.3).count();
             if !required.is_empty() {
+                let exact = table.iter().filter(|r| r.3).count();
                 eprintln!("{exact} of {} settings decode the required documents' PROMO exactly", table.len());
             }
             let base_row = table.iter().find(|r| r.0 == before).map(|r| (r.1, r.2));

@@ -279,10 +279,10 @@ impl Encoder {
                 d.q = Some(tch::no_grad(|| engine.pack(&d.w, &d.b))?);
             }
         }
-        if let Some(d) = self.layers.first().map(|l| &l.query) {
+        if let Some((d, q)) = self.layers.first().and_then(|l| l.query.q.as_ref().map(|q| (&l.query, q))) {
             let x = Tensor::randn(&[4, d.w.size()[1]], (Kind::Float, tch::Device::Cpu));
             let want = tch::no_grad(|| x.linear(&d.w, Some(&d.b)));
-            let got = d.q.as_ref().map(|q| tch::no_grad(|| q.forward(&x))).transpose()?.unwrap_or_else(|| want.shallow_clone());
+            let got = tch::no_grad(|| q.forward(&x))?;
             let err = f64::try_from((&got - &want).norm() / want.norm().clamp_min(1e-9)).unwrap_or(f64::INFINITY);
             if !(err < 0.1) {
                 return Err(FintagError::Invalid(format!("the int8 product is off by {err:.3} relative to float32")));
