@@ -32,8 +32,14 @@ pub struct DecodeConfig {
     pub min_clause_tokens: usize,
     /// Entity tags from label mass (B + I) instead of plain argmax (ablation switch).
     pub entity_label_mass: bool,
-    /// Join same-label entity spans separated by a single space (ablation switch).
+    /// Join same-label entity spans separated by a single space or hyphen (ablation switch).
     pub merge_adjacent_entities: bool,
+    /// Entity tags as the most probable valid BIO sequence (constrained Viterbi: I-x only
+    /// after B-x or I-x) instead of token by token (ablation switch).
+    pub entity_viterbi: bool,
+    /// Drop MONEY spans without a currency and PERCENT spans without a percent unit: counts
+    /// and price-target starting points ("von 65 auf 62 Euro") are not amounts (ablation switch).
+    pub require_units: bool,
 }
 
 impl Default for DecodeConfig {
@@ -48,6 +54,8 @@ impl Default for DecodeConfig {
             min_clause_tokens: 3,
             entity_label_mass: true,
             merge_adjacent_entities: true,
+            entity_viterbi: true,
+            require_units: true,
         }
     }
 }
@@ -195,14 +203,74 @@ fn tag_by_label_mass(p: &[f32]) -> (usize, f32) {
     best
 }
 
-pub fn decode_entities(
-    chars: &[char],
-    doc: &PreparedDoc,
-    probs: &[Vec<f32>],
-    snap: bool,
-    label_mass: bool,
-    merge_adjacent: bool,
-) -> Vec<ScoredSpan> {
+/// Whether a MONEY or PERCENT span names its unit (a currency, "Prozent", "%", Basispunkte);
+/// other labels always pass.
+fn names_unit(label: EntityLabel, text: &str) -> bool {
+    const CURRENCIES: &[&str] = &[
+        "euro", "dollar", "cent", "franken", "rappen", "pfund", "pence", "yen", "yuan", "renminbi", "won", "rupie", "rubel", "kron",
+        "real", "peso", "lira", "zloty", "złoty", "forint", "rand", "ringgit", "baht", "dirham", "riyal", "rial", "schekel", "bitcoin",
+        "ether", "token", "coin", "satoshi",
+    ];
+    let lower = text.to_lowercase();
+    match label {
+        EntityLabel::Money => {
+            text.chars().any(|c| matches!(c, '€' | '$' | '£' | '¥' | '₿' | '₩' | '₹' | '₽' | '₺'))
+                || CURRENCIES.iter().any(|w| lower.contains(w))
+                // ISO codes: CHF, CAD, HKD, USD …
+                || text.split(|c: char| !c.is_alphanumeric()).any(|w| w.len() == 3 && w.chars().all(|c| c.is_ascii_uppercase()))
+        }
+        EntityLabel::Percent => {
+            text.contains('%') || text.contains('‰') || ["prozent", "basispunkt", "promille"].iter().any(|w| lower.contains(w))
+        }
+        _ => true,
+    }
+}
+
+/// Probability mass of the label a tag belongs to (B + I; O for O).
+fn tag_mass(p: &[f32], tag: usize) -> f32 {
+    match EntityLabel::from_tag(tag) {
+        Some((l, _)) => p.get(l.begin_tag()).copied().unwrap_or(0.0) + p.get(l.inside_tag()).copied().unwrap_or(0.0),
+        None => p.first().copied().unwrap_or(1.0),
+    }
+}
+
+/// The most probable tag sequence (sum of log probabilities) in which I-x only follows
+/// B-x or I-x: a name cannot begin with an inside tag, and labels cannot change mid-name.
+fn viterbi_tags(probs: &[Vec<f32>]) -> Vec<usize> {
+    const K: usize = EntityLabel::NUM_BIO_TAGS;
+    let allowed = |from: Option<usize>, to: usize| match EntityLabel::from_tag(to) {
+        Some((l, false)) => matches!(from.and_then(EntityLabel::from_tag), Some((m, _)) if m == l),
+        _ => true,
+    };
+    let emit = |p: &[f32], t: usize| p.get(t).copied().unwrap_or(0.0).max(1e-9).ln();
+    let Some(first) = probs.first() else { return Vec::new() };
+    let mut score: Vec<f32> = (0..K).map(|t| if allowed(None, t) { emit(first, t) } else { f32::NEG_INFINITY }).collect();
+    let mut back = vec![[0usize; K]; probs.len()];
+    for (i, p) in probs.iter().enumerate().skip(1) {
+        let mut next = [f32::NEG_INFINITY; K];
+        for (to, slot) in next.iter_mut().enumerate() {
+            for (from, &s) in score.iter().enumerate() {
+                if s > f32::NEG_INFINITY && allowed(Some(from), to) && s > *slot {
+                    *slot = s;
+                    back[i][to] = from;
+                }
+            }
+            *slot += emit(p, to);
+        }
+        score = next.to_vec();
+    }
+    let mut tags = vec![0; probs.len()];
+    let mut t = argmax(&score).0;
+    for i in (0..probs.len()).rev() {
+        tags[i] = t;
+        t = back[i][t];
+    }
+    tags
+}
+
+pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cfg: &DecodeConfig) -> Vec<ScoredSpan> {
+    let (snap, merge_adjacent) = (cfg.snap_entities, cfg.merge_adjacent_entities);
+    let path = if cfg.entity_viterbi { viterbi_tags(probs) } else { Vec::new() };
     let mut spans = Vec::new();
     let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
     let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>, spans: &mut Vec<ScoredSpan>| {
@@ -216,7 +284,11 @@ pub fn decode_entities(
         }
     };
     for (t, p) in probs.iter().enumerate() {
-        let (tag, score) = if label_mass { tag_by_label_mass(p) } else { argmax(p) };
+        let (tag, score) = match path.get(t) {
+            Some(&tag) => (tag, tag_mass(p, tag)),
+            None if cfg.entity_label_mass => tag_by_label_mass(p),
+            None => argmax(p),
+        };
         let tok = doc.encoding.tokens[t];
         match EntityLabel::from_tag(tag) {
             None => {
@@ -246,9 +318,10 @@ pub fn decode_entities(
     let mut out: Vec<ScoredSpan> = Vec::new();
     for s in spans {
         if let Some(last) = out.last_mut() {
-            // "Falkwerk" + "Drohnentechnik AG": one name split by a B tag; same label and
-            // only a space between them is one span.
-            if merge_adjacent && s.label == last.label && s.start == last.end + 1 && chars.get(last.end) == Some(&' ') {
+            // "Falkwerk" + "Drohnentechnik AG", "Sonnenstrom" + "Depot": one name split by a
+            // B tag; same label and only a space or hyphen between them is one span (the
+            // corpus has no two same-label names joined that way).
+            if merge_adjacent && s.label == last.label && s.start == last.end + 1 && matches!(chars.get(last.end), Some(' ' | '-')) {
                 last.score = (last.score + s.score) / 2.0;
                 last.end = s.end;
                 last.text = chars[last.start..last.end].iter().collect();
@@ -262,6 +335,12 @@ pub fn decode_entities(
             }
         }
         out.push(s);
+    }
+    if cfg.require_units {
+        out.retain(|s| match s.label {
+            SpanLabel::Entity(l) => names_unit(l, &s.text),
+            _ => true,
+        });
     }
     out
 }
@@ -351,7 +430,7 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
 /// The full prediction for one document.
 pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
     let chars: Vec<char> = text.chars().collect();
-    let mut spans = decode_entities(&chars, doc, &probs.entity, cfg.snap_entities, cfg.entity_label_mass, cfg.merge_adjacent_entities);
+    let mut spans = decode_entities(&chars, doc, &probs.entity, cfg);
     spans.extend(decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), cfg));
     spans.sort_by(|a, b| (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end)));
     let sentences = doc
@@ -390,5 +469,46 @@ mod tests {
         let d: Vec<char> = "die EZB-Sitzung, -1,2 Mio. Euro".chars().collect();
         assert_eq!(snap_entity(&d, 4, 8), Some((4, 7)));
         assert_eq!(snap_entity(&d, 17, 31), Some((17, 31)));
+    }
+
+    /// One token row: probability `p` on `tag`, the rest spread over the other tags.
+    fn row(tag: usize, p: f32) -> Vec<f32> {
+        let rest = (1.0 - p) / (EntityLabel::NUM_BIO_TAGS - 1) as f32;
+        (0..EntityLabel::NUM_BIO_TAGS).map(|t| if t == tag { p } else { rest }).collect()
+    }
+
+    #[test]
+    fn viterbi_keeps_names_whole_and_valid() {
+        let (b_org, i_org) = (EntityLabel::Org.begin_tag(), EntityLabel::Org.inside_tag());
+        let (b_prod, i_prod) = (EntityLabel::Product.begin_tag(), EntityLabel::Product.inside_tag());
+        // token by token O, I-ORG, I-ORG: an inside tag cannot open a name, so the name
+        // begins on the second token
+        let opened_inside = vec![row(0, 0.9), row(i_org, 0.6), row(i_org, 0.6)];
+        assert_eq!(viterbi_tags(&opened_inside), vec![0, b_org, i_org]);
+        // B-PRODUCT, I-PRODUCT, I-ORG (weakly), I-PRODUCT: one label through the name
+        let mut mixed = vec![row(b_prod, 0.9), row(i_prod, 0.8), row(i_org, 0.4), row(i_prod, 0.8)];
+        mixed[2][i_prod] = 0.35;
+        assert_eq!(viterbi_tags(&mixed), vec![b_prod, i_prod, i_prod, i_prod]);
+        // a confident sequence is left as it is
+        let clear = vec![row(b_org, 0.9), row(i_org, 0.9), row(0, 0.9)];
+        assert_eq!(viterbi_tags(&clear), vec![b_org, i_org, 0]);
+        assert!(viterbi_tags(&[]).is_empty());
+    }
+
+    #[test]
+    fn amounts_need_their_unit() {
+        for money in ["198,56 US-Dollar", "2,3 Mrd. Euro", "50 Cent", "$5", "12 CHF", "0,42 CAD", "5.400 Pence", "3,5 Mio. €"] {
+            assert!(names_unit(EntityLabel::Money, money), "{money}");
+        }
+        for count in ["40.000", "2,28 Millionen", "65", "4,2"] {
+            assert!(!names_unit(EntityLabel::Money, count), "{count}");
+        }
+        for pct in ["34 Prozent", "+6,2 %", "150 Basispunkte", "100-prozentiger", "0,5 Prozentpunkte"] {
+            assert!(names_unit(EntityLabel::Percent, pct), "{pct}");
+        }
+        for not_pct in ["2,28", "Drittel", "5x"] {
+            assert!(!names_unit(EntityLabel::Percent, not_pct), "{not_pct}");
+        }
+        assert!(names_unit(EntityLabel::Org, "SAP"));
     }
 }

@@ -92,3 +92,31 @@ fn export_conll_and_split_are_deterministic() {
         assert_eq!(a, b, "{s} differs between runs");
     }
 }
+
+#[test]
+fn train_only_documents_join_train_and_leave_held_out_splits_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = common::repo();
+    let all = repo.join("data/dev.jsonl");
+    let extra = common::shared_examples().join("guideline-examples.jsonl");
+    let split = |out: &str, train_only: Option<&std::path::Path>| {
+        let mut cmd = fintag();
+        cmd.args(["data", "split"]).arg(&all).arg("--out-dir").arg(dir.path().join(out));
+        if let Some(t) = train_only {
+            cmd.arg("--train-only").arg(t);
+        }
+        cmd.assert()
+    };
+    split("plain", None).success();
+    split("extra", Some(&extra)).success();
+    let read = |run: &str, s: &str| std::fs::read_to_string(dir.path().join(run).join(format!("{s}.jsonl"))).unwrap();
+    assert_eq!(read("plain", "dev"), read("extra", "dev"));
+    assert_eq!(read("plain", "test"), read("extra", "test"));
+    let extra_text = std::fs::read_to_string(&extra).unwrap();
+    assert_eq!(read("extra", "train").lines().count(), read("plain", "train").lines().count() + extra_text.lines().count());
+    // the same texts under new ids: some land next to their originals in dev/test → refused
+    let copies = dir.path().join("copies.jsonl");
+    std::fs::write(&copies, std::fs::read_to_string(&all).unwrap().replace("\"id\":\"", "\"id\":\"copy-")).unwrap();
+    split("leak", Some(&copies)).failure().stderr(predicate::str::contains("near-duplicate of held-out"));
+    assert!(!dir.path().join("leak").join("train.jsonl").exists());
+}

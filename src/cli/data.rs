@@ -52,6 +52,11 @@ pub enum DataCommand {
         test: f64,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Labelled JSONL whose documents all go to train (added after the split, so the
+        /// dev and test sets stay as they were); refused if any is a near-duplicate of a
+        /// dev or test document
+        #[arg(long)]
+        train_only: Vec<PathBuf>,
     },
 }
 
@@ -130,16 +135,32 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             eprintln!("exported {} documents to {}", docs.len(), out.display());
             Ok(0)
         }
-        DataCommand::Split { file, out_dir, dev, test, seed } => {
-            let content = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let r = import(ImportFormat::Jsonl, &content, &file.display().to_string(), &HashMap::new());
-            anyhow::ensure!(r.problems.is_empty(), "{}: {} problems; run fintag data check", file.display(), r.problems.len());
-            let docs: Vec<LabelledDocument> = r.docs.into_iter().map(|(_, d)| d).collect();
+        DataCommand::Split { file, out_dir, dev, test, seed, train_only } => {
+            let read_jsonl = |file: &Path| -> anyhow::Result<Vec<LabelledDocument>> {
+                let content = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let r = import(ImportFormat::Jsonl, &content, &file.display().to_string(), &HashMap::new());
+                anyhow::ensure!(r.problems.is_empty(), "{}: {} problems; run fintag data check", file.display(), r.problems.len());
+                Ok(r.docs.into_iter().map(|(_, d)| d).collect())
+            };
+            let docs = read_jsonl(&file)?;
+            let mut extra = Vec::new();
+            for f in &train_only {
+                extra.extend(read_jsonl(f)?);
+            }
             let split = fintag::formats::check::split_corpus(&docs, dev, test, seed);
+            let held_out: Vec<&LabelledDocument> = split.dev.iter().chain(&split.test).map(|&i| &docs[i]).collect();
+            let leaks = fintag::formats::check::near_duplicates_between(&extra, &held_out);
+            for (a, b, sim) in &leaks {
+                eprintln!("train-only document {} is a near-duplicate of held-out {} (similarity {sim:.2})", extra[*a].id, held_out[*b].id);
+            }
+            anyhow::ensure!(leaks.is_empty(), "{} train-only documents repeat dev/test texts; nothing written", leaks.len());
             std::fs::create_dir_all(&out_dir)?;
             for (name, part) in [("train", &split.train), ("dev", &split.dev), ("test", &split.test)] {
                 let path = out_dir.join(format!("{name}.jsonl"));
-                let subset: Vec<LabelledDocument> = part.iter().map(|&i| docs[i].clone()).collect();
+                let mut subset: Vec<LabelledDocument> = part.iter().map(|&i| docs[i].clone()).collect();
+                if name == "train" {
+                    subset.extend(extra.iter().cloned());
+                }
                 std::fs::write(&path, export(ExportFormat::Jsonl, &subset)?)?;
                 eprintln!("{name}: {} documents → {}", subset.len(), path.display());
             }

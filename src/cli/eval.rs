@@ -40,9 +40,16 @@ pub struct EvalArgs {
     /// Ablation: PROMO from raw token runs, without per-sentence whole/clause decisions
     #[arg(long)]
     pub no_promo_sentences: bool,
-    /// Ablation: keep same-label entity spans separated by a space apart
+    /// Ablation: keep same-label entity spans separated by a space or hyphen apart
     #[arg(long)]
     pub no_entity_merge: bool,
+    /// Ablation: entity tags by constrained BIO Viterbi (true) or token by token (false)
+    /// instead of the model's setting
+    #[arg(long)]
+    pub entity_viterbi: Option<bool>,
+    /// Ablation: keep MONEY/PERCENT spans that name no currency or percent unit
+    #[arg(long)]
+    pub no_unit_check: bool,
     /// Ablation: entity tags by plain argmax instead of label mass
     #[arg(long)]
     pub entity_argmax: bool,
@@ -93,6 +100,10 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.promo_by_sentence = !a.no_promo_sentences;
             pipeline.decode.entity_label_mass = !a.entity_argmax;
             pipeline.decode.merge_adjacent_entities = !a.no_entity_merge;
+            pipeline.decode.require_units = !a.no_unit_check;
+            if let Some(v) = a.entity_viterbi {
+                pipeline.decode.entity_viterbi = v;
+            }
             if let Some(x) = a.promo_threshold {
                 pipeline.decode.promo_threshold = x;
             }

@@ -209,6 +209,23 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     jaccard(&shingles(a), &shingles(b))
 }
 
+/// Pairs (i in `a`, j in `b`, similarity) of near-duplicate texts (5-word-shingle Jaccard
+/// ≥ 0.5) between two document sets: what must never sit on both sides of a split.
+pub fn near_duplicates_between(a: &[LabelledDocument], b: &[&LabelledDocument]) -> Vec<(usize, usize, f64)> {
+    let sb: Vec<_> = b.iter().map(|d| shingles(&d.text)).collect();
+    let mut out = Vec::new();
+    for (i, d) in a.iter().enumerate() {
+        let sa = shingles(&d.text);
+        for (j, s) in sb.iter().enumerate() {
+            let jac = jaccard(&sa, s);
+            if jac >= 0.5 {
+                out.push((i, j, jac));
+            }
+        }
+    }
+    out
+}
+
 /// Deterministic split stratified by (genre, clickbait); near-duplicate documents
 /// (Jaccard of 5-word shingles >= 0.5) are grouped and always land in the same split.
 pub fn split_corpus(docs: &[LabelledDocument], dev: f64, test: f64, seed: u64) -> Split {
