@@ -1,7 +1,8 @@
 //! Stage 4: model outputs to scored spans with code-point offsets.
 //!
-//! Entities: BIO tags per token → spans, repaired (an I after O starts a span), widened to
-//! whole words, trimmed of quotes, brackets and other edge punctuation. PROMO: per-sentence
+//! Entities: the most probable valid BIO tag sequence (constrained Viterbi) → spans, widened
+//! to whole words, trimmed of quotes, brackets and other edge punctuation, pieces of one
+//! name joined, amounts without a unit dropped. PROMO: per-sentence
 //! decision — mostly promotional sentences become one whole-sentence span, otherwise runs
 //! of promotional tokens become clause spans that stop before the final punctuation.
 
@@ -244,7 +245,7 @@ fn viterbi_tags(probs: &[Vec<f32>]) -> Vec<usize> {
     };
     let emit = |p: &[f32], t: usize| p.get(t).copied().unwrap_or(0.0).max(1e-9).ln();
     let Some(first) = probs.first() else { return Vec::new() };
-    let mut score: Vec<f32> = (0..K).map(|t| if allowed(None, t) { emit(first, t) } else { f32::NEG_INFINITY }).collect();
+    let mut score: [f32; K] = std::array::from_fn(|t| if allowed(None, t) { emit(first, t) } else { f32::NEG_INFINITY });
     let mut back = vec![[0usize; K]; probs.len()];
     for (i, p) in probs.iter().enumerate().skip(1) {
         let mut next = [f32::NEG_INFINITY; K];
@@ -257,7 +258,7 @@ fn viterbi_tags(probs: &[Vec<f32>]) -> Vec<usize> {
             }
             *slot += emit(p, to);
         }
-        score = next.to_vec();
+        score = next;
     }
     let mut tags = vec![0; probs.len()];
     let mut t = argmax(&score).0;

@@ -50,7 +50,7 @@ pub struct EvalArgs {
     /// Ablation: keep MONEY/PERCENT spans that name no currency or percent unit
     #[arg(long)]
     pub no_unit_check: bool,
-    /// Ablation: entity tags by plain argmax instead of label mass
+    /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
     /// Override the model's PROMO token threshold (for tuning on dev)

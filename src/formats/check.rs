@@ -209,8 +209,11 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     jaccard(&shingles(a), &shingles(b))
 }
 
+/// Jaccard similarity of 5-word shingles from which two texts count as near-duplicates.
+const NEAR_DUPLICATE: f64 = 0.5;
+
 /// Pairs (i in `a`, j in `b`, similarity) of near-duplicate texts (5-word-shingle Jaccard
-/// ≥ 0.5) between two document sets: what must never sit on both sides of a split.
+/// ≥ [`NEAR_DUPLICATE`]) between two document sets: what must never sit on both sides of a split.
 pub fn near_duplicates_between(a: &[LabelledDocument], b: &[&LabelledDocument]) -> Vec<(usize, usize, f64)> {
     let sb: Vec<_> = b.iter().map(|d| shingles(&d.text)).collect();
     let mut out = Vec::new();
@@ -218,7 +221,7 @@ pub fn near_duplicates_between(a: &[LabelledDocument], b: &[&LabelledDocument]) 
         let sa = shingles(&d.text);
         for (j, s) in sb.iter().enumerate() {
             let jac = jaccard(&sa, s);
-            if jac >= 0.5 {
+            if jac >= NEAR_DUPLICATE {
                 out.push((i, j, jac));
             }
         }
@@ -251,7 +254,7 @@ pub fn split_corpus(docs: &[LabelledDocument], dev: f64, test: f64, seed: u64) -
     for i in 0..n {
         for j in i + 1..n {
             let jac = jaccard(&sh[i], &sh[j]);
-            if jac >= 0.5 {
+            if jac >= NEAR_DUPLICATE {
                 near.push((i, j, jac));
                 let (a, b) = (find(&mut group, i), find(&mut group, j));
                 group[a] = b;
