@@ -163,6 +163,16 @@ impl Pipeline {
     }
 }
 
+/// Groups a stream of items into batches of `size` items (the last one may be shorter), as
+/// `predict_stream` takes them.
+pub fn in_batches<T>(mut items: impl Iterator<Item = T>, size: usize) -> impl Iterator<Item = Vec<T>> {
+    let size = size.max(1);
+    std::iter::from_fn(move || {
+        let batch: Vec<T> = items.by_ref().take(size).collect();
+        (!batch.is_empty()).then_some(batch)
+    })
+}
+
 /// Prediction with any tagger (also one in training): per-document results.
 pub fn predict_with(
     tagger: &Tagger,

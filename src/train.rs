@@ -377,8 +377,7 @@ pub fn tune_decoder(
 ) -> (DecodeConfig, Vec<TunedSetting>) {
     let with_probs = |gold: &[LabelledDocument]| {
         let docs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
-        let probs: Vec<_> = pipeline.head_probs(&docs).into_iter().zip(docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect();
-        probs
+        pipeline.head_probs(&docs).into_iter().zip(docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect::<Vec<_>>()
     };
     let (probs, required_probs) = (with_probs(gold), with_probs(required));
     let decode_all = |probs: &[(Document, _)], cfg: &DecodeConfig| -> Vec<_> {

@@ -64,11 +64,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     let mut json_items: Vec<serde_json::Value> = Vec::new();
     // Batches of 16 documents go to model replicas on worker threads (all cores, split
     // like `flag` does); results come back in input order.
-    let mut stream = InputStream::new(&a.inputs, a.max_bytes);
-    let batches = std::iter::from_fn(move || {
-        let batch: Vec<_> = stream.by_ref().take(16).collect();
-        (!batch.is_empty()).then_some(batch)
-    });
+    let batches = fintag::pipeline::in_batches(InputStream::new(&a.inputs, a.max_bytes), 16);
     let (workers, per_worker) = super::worker_split(super::cores(), None);
     pipeline.predict_stream(workers, per_worker, batches, |outcomes| -> anyhow::Result<()> {
         for o in outcomes {

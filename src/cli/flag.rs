@@ -246,8 +246,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let batches = {
         let skipped = skipped.clone();
         let done = std::sync::Arc::new(done);
-        let batch_size = a.batch.max(1);
-        let mut items = rx.into_iter().filter(move |item| {
+        let items = rx.into_iter().filter(move |item| {
             let id = match item {
                 Ok(d) => &d.id,
                 Err((id, _)) => id,
@@ -258,10 +257,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
             }
             !seen
         });
-        std::iter::from_fn(move || {
-            let batch: Vec<InputItem> = items.by_ref().take(batch_size).collect();
-            (!batch.is_empty()).then_some(batch)
-        })
+        fintag::pipeline::in_batches(items, a.batch)
     };
 
     let expected = if a.quiet { 0 } else { expected_documents(&a.inputs, a.shard).saturating_sub(done_count as u64) };
