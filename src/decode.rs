@@ -167,6 +167,21 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
     (s < e).then_some((s, e))
 }
 
+/// [s, e) cut at every line break, the breaks themselves left out.
+fn line_pieces(chars: &[char], s: usize, e: usize) -> Vec<(usize, usize)> {
+    let mut pieces = Vec::new();
+    let mut from = s;
+    for i in s..e {
+        if matches!(chars[i], '\n' | '\r' | '\u{2028}' | '\u{2029}') {
+            pieces.push((from, i));
+            from = i + 1;
+        }
+    }
+    pieces.push((from, e));
+    pieces.retain(|(a, b)| a < b);
+    pieces
+}
+
 /// Only whitespace trimmed (the decoder without word snapping).
 fn trim_space(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
     while s < e && chars[s].is_whitespace() {
@@ -277,10 +292,14 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
     let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>, spans: &mut Vec<ScoredSpan>| {
         if let Some((label, a, b, scores)) = cur {
             let toks = &doc.encoding.tokens;
-            let range = if snap { snap_entity(chars, toks[a].start, toks[b].end) } else { trim_space(chars, toks[a].start, toks[b].end) };
-            if let Some((s, e)) = range {
-                let score = scores.iter().sum::<f32>() / scores.len().max(1) as f32;
-                spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: chars[s..e].iter().collect() });
+            let score = scores.iter().sum::<f32>() / scores.len().max(1) as f32;
+            // A name never runs over a line break (headline lists: "… Tochter Cainiao" /
+            // "Reserve Bank of India belässt …"): each line's piece is its own span.
+            for (ls, le) in line_pieces(chars, toks[a].start, toks[b].end) {
+                let range = if snap { snap_entity(chars, ls, le) } else { trim_space(chars, ls, le) };
+                if let Some((s, e)) = range {
+                    spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: chars[s..e].iter().collect() });
+                }
             }
         }
     };
@@ -494,6 +513,16 @@ mod tests {
         let clear = vec![row(b_org, 0.9), row(i_org, 0.9), row(0, 0.9)];
         assert_eq!(viterbi_tags(&clear), vec![b_org, i_org, 0]);
         assert!(viterbi_tags(&[]).is_empty());
+    }
+
+    #[test]
+    fn names_stop_at_line_breaks() {
+        let c: Vec<char> = "Tochter Cainiao\nReserve Bank of India belässt".chars().collect();
+        let pieces: Vec<String> = line_pieces(&c, 8, 37).into_iter().map(|(s, e)| c[s..e].iter().collect()).collect();
+        assert_eq!(pieces, ["Cainiao", "Reserve Bank of India"]);
+        assert_eq!(line_pieces(&c, 8, 15), vec![(8, 15)]);
+        // a run that is only the break yields nothing
+        assert!(line_pieces(&c, 15, 16).is_empty());
     }
 
     #[test]
