@@ -8,7 +8,7 @@ OUT="${1:-models/fintag-de}"
 target/release/fintag train \
   --train data/train.jsonl --dev data/dev.jsonl \
   --out "$OUT" --base models/base \
-  --epochs 10 --tuned-layers 6 --lr 2e-4 --head-lr 2e-3 --docs-per-step 2 --seed 13 --patience 3
+  --epochs 14 --tuned-layers 6 --lr 2e-4 --head-lr 2e-3 --docs-per-step 2 --seed 13 --patience 3
 # decoder thresholds chosen on dev among those that find the real seed article's PROMO exactly
 target/release/fintag model tune-decoder data/dev.jsonl --require ../shared/examples/seed-alibaba.jsonl --model "$OUT"
 target/release/fintag eval data/test.jsonl --model "$OUT" --json "$OUT/test_report.json" --html target/eval-test.html

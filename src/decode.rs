@@ -2,7 +2,8 @@
 //!
 //! Entities: the most probable valid BIO tag sequence (constrained Viterbi) → spans, widened
 //! to whole words, trimmed of quotes, brackets and other edge punctuation, pieces of one
-//! name joined, amounts without a unit dropped. PROMO: per-sentence
+//! name joined, never across a line break, names ending before a bare number, amounts
+//! without a unit dropped. PROMO: per-sentence
 //! decision — mostly promotional sentences become one whole-sentence span, otherwise runs
 //! of promotional tokens become clause spans that stop before the final punctuation.
 
@@ -41,6 +42,10 @@ pub struct DecodeConfig {
     /// Drop MONEY spans without a currency and PERCENT spans without a percent unit: counts
     /// and price-target starting points ("von 65 auf 62 Euro") are not amounts (ablation switch).
     pub require_units: bool,
+    /// End ORG, PER and LOC spans before a trailing bare number ("hatte [Porsche] 5 bis 7
+    /// Prozent", "[Zalando] 2008 gegründet"): no gold name of those labels ends in one, while
+    /// products and indices do ("PlayStation 5", "Nikkei 225") (ablation switch).
+    pub trim_name_numbers: bool,
 }
 
 impl Default for DecodeConfig {
@@ -57,6 +62,7 @@ impl Default for DecodeConfig {
             merge_adjacent_entities: true,
             entity_viterbi: true,
             require_units: true,
+            trim_name_numbers: true,
         }
     }
 }
@@ -182,6 +188,25 @@ fn line_pieces(chars: &[char], s: usize, e: usize) -> Vec<(usize, usize)> {
     pieces
 }
 
+/// [s, e) without its trailing words made only of digits and number punctuation
+/// ("Porsche 5" → "Porsche"); None when nothing else is left.
+fn without_trailing_number(chars: &[char], s: usize, mut e: usize) -> Option<(usize, usize)> {
+    loop {
+        let mut w = e;
+        while w > s && (chars[w - 1].is_ascii_digit() || matches!(chars[w - 1], '.' | ',')) {
+            w -= 1;
+        }
+        let bare = w < e && chars[w..e].iter().any(char::is_ascii_digit) && w > s && chars[w - 1] == ' ';
+        if !bare {
+            return (s < e).then_some((s, e));
+        }
+        e = w - 1;
+        while e > s && chars[e - 1].is_whitespace() {
+            e -= 1;
+        }
+    }
+}
+
 /// Only whitespace trimmed (the decoder without word snapping).
 fn trim_space(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
     while s < e && chars[s].is_whitespace() {
@@ -285,7 +310,7 @@ fn viterbi_tags(probs: &[Vec<f32>]) -> Vec<usize> {
 }
 
 pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cfg: &DecodeConfig) -> Vec<ScoredSpan> {
-    let (snap, merge_adjacent) = (cfg.snap_entities, cfg.merge_adjacent_entities);
+    let (snap, merge_adjacent, trim_numbers) = (cfg.snap_entities, cfg.merge_adjacent_entities, cfg.trim_name_numbers);
     let path = if cfg.entity_viterbi { viterbi_tags(probs) } else { Vec::new() };
     let mut spans = Vec::new();
     let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
@@ -296,7 +321,10 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             // A name never runs over a line break (headline lists: "… Tochter Cainiao" /
             // "Reserve Bank of India belässt …"): each line's piece is its own span.
             for (ls, le) in line_pieces(chars, toks[a].start, toks[b].end) {
-                let range = if snap { snap_entity(chars, ls, le) } else { trim_space(chars, ls, le) };
+                let mut range = if snap { snap_entity(chars, ls, le) } else { trim_space(chars, ls, le) };
+                if trim_numbers && matches!(label, EntityLabel::Org | EntityLabel::Per | EntityLabel::Loc) {
+                    range = range.and_then(|(s, e)| without_trailing_number(chars, s, e));
+                }
                 if let Some((s, e)) = range {
                     spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: chars[s..e].iter().collect() });
                 }
@@ -523,6 +551,20 @@ mod tests {
         assert_eq!(line_pieces(&c, 8, 15), vec![(8, 15)]);
         // a run that is only the break yields nothing
         assert!(line_pieces(&c, 15, 16).is_empty());
+    }
+
+    #[test]
+    fn names_end_before_a_bare_number() {
+        let c: Vec<char> = "hatte Porsche 5 bis 7 Prozent, Zalando 2008 und 1&1 2,5".chars().collect();
+        let cut = |s: usize, e: usize| without_trailing_number(&c, s, e).map(|(a, b)| c[a..b].iter().collect::<String>());
+        assert_eq!(cut(6, 15).as_deref(), Some("Porsche"));
+        assert_eq!(cut(31, 43).as_deref(), Some("Zalando"));
+        // a number inside the word and a name with no number stay as they are
+        assert_eq!(cut(48, 51).as_deref(), Some("1&1"));
+        assert_eq!(cut(6, 13).as_deref(), Some("Porsche"));
+        // "1&1 2,5": only the bare number goes; a span that is only a number is kept (nothing to trim to)
+        assert_eq!(cut(48, 55).as_deref(), Some("1&1"));
+        assert_eq!(cut(14, 15).as_deref(), Some("5"));
     }
 
     #[test]
