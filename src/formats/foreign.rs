@@ -310,10 +310,14 @@ fn parse_json_object(line: &str, ln: usize, what: &str, sink: &mut Sink) -> Opti
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Doccano
-
-fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
+/// Runs `record` on every non-blank line of a JSONL file that is a JSON object; lines that
+/// are not are reported as problems. `record` returns the document a line yields, if any.
+fn jsonl_records(
+    content: &str,
+    path: &str,
+    what: &str,
+    mut record: impl FnMut(usize, &Map<String, Value>, &mut Sink) -> Option<LabelledDocument>,
+) -> ReadResult {
     let mut out = ReadResult::default();
     let mut sink = Sink { path, problems: Vec::new() };
     for (i, line) in content.lines().enumerate() {
@@ -321,24 +325,71 @@ fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> R
         if line.trim().is_empty() {
             continue;
         }
-        let Some(obj) = parse_json_object(line, ln, "Doccano", &mut sink) else {
-            continue;
-        };
-        let Some(text) = field(&obj, "text").and_then(Value::as_str) else {
-            sink.report(ln, "Doccano record without a \"text\" string".into());
-            continue;
-        };
+        if let Some(doc) = parse_json_object(line, ln, what, &mut sink).and_then(|obj| record(ln, &obj, &mut sink)) {
+            out.docs.push((ln, doc));
+        }
+    }
+    out.problems = sink.problems;
+    out
+}
+
+/// The record's "text" string, or a reported problem.
+fn record_text<'o>(obj: &'o Map<String, Value>, ln: usize, what: &str, sink: &mut Sink) -> Option<&'o str> {
+    let text = field(obj, "text").and_then(Value::as_str);
+    if text.is_none() {
+        sink.report(ln, format!("{what} record without a \"text\" string"));
+    }
+    text
+}
+
+/// Spans from a list of objects with start, end and label keys (Doccano "entities",
+/// Prodigy "spans"); `item` names one entry in messages.
+#[allow(clippy::too_many_arguments)]
+fn object_spans(
+    chars: &[char],
+    list: &Value,
+    list_name: &str,
+    item: &str,
+    (start_key, end_key): (&str, &str),
+    map: &HashMap<String, String>,
+    ln: usize,
+    sink: &mut Sink,
+) -> Vec<Span> {
+    let Some(items) = list.as_array() else {
+        sink.report(ln, format!("\"{list_name}\" is not a list: {}", describe(list)));
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    for (k, entry) in items.iter().enumerate() {
+        let what = format!("{item} {}", k + 1);
+        match entry.as_object() {
+            Some(o) => {
+                let get = |key: &str| o.get(key).cloned().unwrap_or(Value::Null);
+                spans.extend(char_span(chars, &get(start_key), &get(end_key), &get("label"), map, &what, ln, sink));
+            }
+            None => sink.report(ln, format!("{what} is not an object: {}", describe(entry))),
+        }
+    }
+    spans
+}
+
+// ---------------------------------------------------------------------------------------
+// Doccano
+
+fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
+    jsonl_records(content, path, "Doccano", |ln, obj, sink| {
+        let text = record_text(obj, ln, "Doccano", sink)?;
         let chars: Vec<char> = text.chars().collect();
-        let id = id_of(field(&obj, "id"), path, ln);
+        let id = id_of(field(obj, "id"), path, ln);
         let mut spans = Vec::new();
-        if let Some(labels) = field(&obj, "label").or_else(|| field(&obj, "labels")) {
+        if let Some(labels) = field(obj, "label").or_else(|| field(obj, "labels")) {
             match labels.as_array() {
                 Some(items) => {
                     for (k, item) in items.iter().enumerate() {
                         match item.as_array() {
                             Some(t) if t.len() == 3 => {
                                 let what = format!("label entry {}", k + 1);
-                                spans.extend(char_span(&chars, &t[0], &t[1], &t[2], map, &what, ln, &mut sink));
+                                spans.extend(char_span(&chars, &t[0], &t[1], &t[2], map, &what, ln, sink));
                             }
                             _ => sink.report(ln, format!("label entry {} is not [start, end, \"LABEL\"]: {}", k + 1, describe(item))),
                         }
@@ -347,37 +398,12 @@ fn import_doccano(content: &str, path: &str, map: &HashMap<String, String>) -> R
                 None => sink.report(ln, format!("\"label\" is not a list: {}", describe(labels))),
             }
         }
-        if let Some(ents) = field(&obj, "entities") {
-            match ents.as_array() {
-                Some(items) => {
-                    for (k, item) in items.iter().enumerate() {
-                        let what = format!("entity {}", k + 1);
-                        match item.as_object() {
-                            Some(e) => {
-                                let get = |key: &str| e.get(key).cloned().unwrap_or(Value::Null);
-                                spans.extend(char_span(
-                                    &chars,
-                                    &get("start_offset"),
-                                    &get("end_offset"),
-                                    &get("label"),
-                                    map,
-                                    &what,
-                                    ln,
-                                    &mut sink,
-                                ));
-                            }
-                            None => sink.report(ln, format!("{what} is not an object: {}", describe(item))),
-                        }
-                    }
-                }
-                None => sink.report(ln, format!("\"entities\" is not a list: {}", describe(ents))),
-            }
+        if let Some(ents) = field(obj, "entities") {
+            spans.extend(object_spans(&chars, ents, "entities", "entity", ("start_offset", "end_offset"), map, ln, sink));
         }
-        let extras = own_extras(&obj, chars.len(), ln, &mut sink);
-        out.docs.push((ln, build_doc(id, text.to_string(), spans, extras)));
-    }
-    out.problems = sink.problems;
-    out
+        let extras = own_extras(obj, chars.len(), ln, sink);
+        Some(build_doc(id, text.to_string(), spans, extras))
+    })
 }
 
 /// The optional keys of our own format inside a foreign record.
@@ -602,53 +628,25 @@ fn utf16_range(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
 // Prodigy
 
 fn import_prodigy(content: &str, path: &str, map: &HashMap<String, String>) -> ReadResult {
-    let mut out = ReadResult::default();
-    let mut sink = Sink { path, problems: Vec::new() };
-    for (i, line) in content.lines().enumerate() {
-        let ln = i + 1;
-        if line.trim().is_empty() {
-            continue;
+    jsonl_records(content, path, "Prodigy", |ln, obj, sink| {
+        if matches!(field(obj, "answer").and_then(Value::as_str), Some("reject" | "ignore")) {
+            return None;
         }
-        let Some(obj) = parse_json_object(line, ln, "Prodigy", &mut sink) else {
-            continue;
-        };
-        if matches!(field(&obj, "answer").and_then(Value::as_str), Some("reject" | "ignore")) {
-            continue;
-        }
-        let Some(text) = field(&obj, "text").and_then(Value::as_str) else {
-            sink.report(ln, "Prodigy record without a \"text\" string".into());
-            continue;
-        };
+        let text = record_text(obj, ln, "Prodigy", sink)?;
         let chars: Vec<char> = text.chars().collect();
-        let meta = field(&obj, "meta").and_then(Value::as_object);
-        let id = match field(&obj, "id") {
+        let meta = field(obj, "meta").and_then(Value::as_object);
+        let id = match field(obj, "id") {
             Some(v) => id_of(Some(v), path, ln),
             None => id_of(meta.and_then(|m| field(m, "id")), path, ln),
         };
-        let mut spans = Vec::new();
-        if let Some(list) = field(&obj, "spans") {
-            match list.as_array() {
-                Some(items) => {
-                    for (k, item) in items.iter().enumerate() {
-                        let what = format!("span {}", k + 1);
-                        match item.as_object() {
-                            Some(sp) => {
-                                let get = |key: &str| sp.get(key).cloned().unwrap_or(Value::Null);
-                                spans.extend(char_span(&chars, &get("start"), &get("end"), &get("label"), map, &what, ln, &mut sink));
-                            }
-                            None => sink.report(ln, format!("{what} is not an object: {}", describe(item))),
-                        }
-                    }
-                }
-                None => sink.report(ln, format!("\"spans\" is not a list: {}", describe(list))),
-            }
-        }
+        let spans = match field(obj, "spans") {
+            Some(list) => object_spans(&chars, list, "spans", "span", ("start", "end"), map, ln, sink),
+            None => Vec::new(),
+        };
         let extras =
             Extras { source: meta.and_then(|m| field(m, "source")).and_then(Value::as_str).map(str::to_string), ..Extras::default() };
-        out.docs.push((ln, build_doc(id, text.to_string(), spans, extras)));
-    }
-    out.problems = sink.problems;
-    out
+        Some(build_doc(id, text.to_string(), spans, extras))
+    })
 }
 
 // ---------------------------------------------------------------------------------------
