@@ -42,10 +42,13 @@ pub struct DecodeConfig {
     /// Drop MONEY spans without a currency and PERCENT spans without a percent unit: counts
     /// and price-target starting points ("von 65 auf 62 Euro") are not amounts (ablation switch).
     pub require_units: bool,
-    /// End ORG, PER and LOC spans before a trailing bare number ("hatte [Porsche] 5 bis 7
-    /// Prozent", "[Zalando] 2008 gegründet"): no gold name of those labels ends in one, while
-    /// products and indices do ("PlayStation 5", "Nikkei 225") (ablation switch).
-    pub trim_name_numbers: bool,
+    /// Trim name edges: ORG, PER and LOC spans end before a trailing bare number ("hatte
+    /// [Porsche] 5 bis 7 Prozent", "[Zalando] 2008 gegründet": no gold name of those labels
+    /// ends in one, while products and indices do, "PlayStation 5", "Nikkei 225"), and
+    /// ORG, PER, LOC and PRODUCT spans start after leading lower-case words when a later
+    /// word is capitalised ("der neuen [Core Ultra]-Serie": adjectives are not labelled;
+    /// all-lower-case brands such as "mwb research" stay whole) (ablation switch).
+    pub trim_name_edges: bool,
 }
 
 impl Default for DecodeConfig {
@@ -62,7 +65,7 @@ impl Default for DecodeConfig {
             merge_adjacent_entities: true,
             entity_viterbi: true,
             require_units: true,
-            trim_name_numbers: true,
+            trim_name_edges: true,
         }
     }
 }
@@ -188,6 +191,29 @@ fn line_pieces(chars: &[char], s: usize, e: usize) -> Vec<(usize, usize)> {
     pieces
 }
 
+/// The start of [s, e) after its leading all-lower-case words ("neuen Core Ultra" → "Core
+/// Ultra"), when a capitalised word follows them; otherwise `s`.
+fn without_leading_lowercase(chars: &[char], s: usize, e: usize) -> usize {
+    let mut at = s;
+    loop {
+        let mut w = at;
+        while w < e && chars[w].is_alphabetic() && chars[w].is_lowercase() {
+            w += 1;
+        }
+        // a whole lower-case word followed by a space, then more of the name
+        if w == at || w >= e || chars[w] != ' ' {
+            break;
+        }
+        at = w + 1;
+    }
+    let rest_capitalised = at > s && chars[at..e].iter().next().is_some_and(|c| c.is_uppercase());
+    if rest_capitalised {
+        at
+    } else {
+        s
+    }
+}
+
 /// [s, e) without its trailing words made only of digits and number punctuation
 /// ("Porsche 5" → "Porsche"); None when nothing else is left.
 fn without_trailing_number(chars: &[char], s: usize, mut e: usize) -> Option<(usize, usize)> {
@@ -310,7 +336,7 @@ fn viterbi_tags(probs: &[Vec<f32>]) -> Vec<usize> {
 }
 
 pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cfg: &DecodeConfig) -> Vec<ScoredSpan> {
-    let (snap, merge_adjacent, trim_numbers) = (cfg.snap_entities, cfg.merge_adjacent_entities, cfg.trim_name_numbers);
+    let (snap, merge_adjacent, trim_edges) = (cfg.snap_entities, cfg.merge_adjacent_entities, cfg.trim_name_edges);
     let path = if cfg.entity_viterbi { viterbi_tags(probs) } else { Vec::new() };
     let mut spans = Vec::new();
     let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
@@ -322,7 +348,7 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             // "Reserve Bank of India belässt …"): each line's piece is its own span.
             for (ls, le) in line_pieces(chars, toks[a].start, toks[b].end) {
                 let mut range = if snap { snap_entity(chars, ls, le) } else { trim_space(chars, ls, le) };
-                if trim_numbers && matches!(label, EntityLabel::Org | EntityLabel::Per | EntityLabel::Loc) {
+                if trim_edges && matches!(label, EntityLabel::Org | EntityLabel::Per | EntityLabel::Loc) {
                     range = range.and_then(|(s, e)| without_trailing_number(chars, s, e));
                 }
                 if let Some((s, e)) = range {
@@ -383,6 +409,18 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             }
         }
         out.push(s);
+    }
+    if trim_edges {
+        // after joining: a lone adjective tagged as its own piece has been joined to the name
+        for s in out.iter_mut() {
+            if matches!(s.label, SpanLabel::Entity(EntityLabel::Org | EntityLabel::Per | EntityLabel::Loc | EntityLabel::Product)) {
+                let from = without_leading_lowercase(chars, s.start, s.end);
+                if from > s.start {
+                    s.start = from;
+                    s.text = chars[s.start..s.end].iter().collect();
+                }
+            }
+        }
     }
     if cfg.require_units {
         out.retain(|s| match s.label {
@@ -565,6 +603,18 @@ mod tests {
         // "1&1 2,5": only the bare number goes; a span that is only a number is kept (nothing to trim to)
         assert_eq!(cut(48, 55).as_deref(), Some("1&1"));
         assert_eq!(cut(14, 15).as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn names_start_after_leading_adjectives() {
+        let c: Vec<char> = "der neuen Core Ultra, mwb research, ifo Institut, iPhone Air, Eli Lillys".chars().collect();
+        let from = |s: usize, e: usize| c[without_leading_lowercase(&c, s, e)..e].iter().collect::<String>();
+        assert_eq!(from(4, 20), "Core Ultra");
+        assert_eq!(from(0, 20), "Core Ultra");
+        // all lower case, or a mixed-case first word: whole
+        assert_eq!(from(22, 34), "mwb research");
+        assert_eq!(from(50, 60), "iPhone Air");
+        assert_eq!(from(62, 72), "Eli Lillys");
     }
 
     #[test]

@@ -368,7 +368,7 @@ pub type TunedSetting = (DecodeConfig, f64, f64, bool);
 
 /// Grid-searches the decoder thresholds on labelled (dev) documents: the model runs once,
 /// decoding runs per setting. Returns the best setting by PROMO character F1 (ties: the
-/// mean headline score) among those that decode the `required` documents' PROMO exactly
+/// mean headline score, then the order of the grid) among those that decode the `required` documents' PROMO exactly
 /// (all of them when there are none, or when no setting manages it), and the whole table.
 pub fn tune_decoder(
     pipeline: &crate::pipeline::Pipeline,
@@ -384,7 +384,10 @@ pub fn tune_decoder(
         probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, cfg)).collect()
     };
     let mut table = Vec::new();
-    for threshold in [0.5f32, 0.7, 0.9, 1.01] {
+    // Strictest first, so that on a tie (dev cannot tell them apart) the setting wins whose
+    // PROMO spans agree with the clickbait decision (1.01: no PROMO in unflagged documents;
+    // ANNOTATION.md 1c: clickbait means at least one PROMO span).
+    for threshold in [1.01f32, 0.9, 0.7, 0.5] {
         for flagged in [0.15f32, 0.2, 0.3, 0.4, 0.5] {
             for share in [0.3f32, 0.4, 0.5, 0.6] {
                 for min_clause in [3usize, 4, 6] {

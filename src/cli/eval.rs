@@ -50,9 +50,10 @@ pub struct EvalArgs {
     /// Ablation: keep MONEY/PERCENT spans that name no currency or percent unit
     #[arg(long)]
     pub no_unit_check: bool,
-    /// Ablation: let ORG/PER/LOC spans end in a bare number ("Porsche 5")
+    /// Ablation: keep leading lower-case words ("neuen Core Ultra") and trailing bare numbers
+    /// ("Porsche 5") in names
     #[arg(long)]
-    pub no_number_trim: bool,
+    pub no_name_trim: bool,
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
@@ -104,7 +105,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.entity_label_mass = !a.entity_argmax;
             pipeline.decode.merge_adjacent_entities = !a.no_entity_merge;
             pipeline.decode.require_units = !a.no_unit_check;
-            pipeline.decode.trim_name_numbers = !a.no_number_trim;
+            pipeline.decode.trim_name_edges = !a.no_name_trim;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }
