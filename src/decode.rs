@@ -2,8 +2,8 @@
 //!
 //! Entities: the most probable valid BIO tag sequence (constrained Viterbi) → spans, widened
 //! to whole words, trimmed of quotes, brackets and other edge punctuation, pieces of one
-//! name joined, never across a line break, names ending before a bare number, amounts
-//! without a unit dropped. PROMO: per-sentence
+//! name joined, never across a line break, names without leading adjectives or (ORG, PER,
+//! LOC) a trailing bare number, amounts without a unit dropped. PROMO: per-sentence
 //! decision — mostly promotional sentences become one whole-sentence span, otherwise runs
 //! of promotional tokens become clause spans that stop before the final punctuation.
 
@@ -206,8 +206,7 @@ fn without_leading_lowercase(chars: &[char], s: usize, e: usize) -> usize {
         }
         at = w + 1;
     }
-    let rest_capitalised = at > s && chars[at..e].iter().next().is_some_and(|c| c.is_uppercase());
-    if rest_capitalised {
+    if at > s && at < e && chars[at].is_uppercase() {
         at
     } else {
         s
