@@ -49,6 +49,11 @@ pub struct DecodeConfig {
     /// word is capitalised ("der neuen [Core Ultra]-Serie": adjectives are not labelled;
     /// all-lower-case brands such as "mwb research" stay whole) (ablation switch).
     pub trim_name_edges: bool,
+    /// A product named in quotes is the whole quoted title: a PRODUCT span that starts right
+    /// after an opening quote ends at the closing one ("„[IPO-Radar Asien|PRODUCT]“", not
+    /// "IPO-Radar" and LOC "Asien"; every one of the corpus's 236 quoted products is the
+    /// whole quote) (ablation switch).
+    pub whole_quoted_titles: bool,
 }
 
 impl Default for DecodeConfig {
@@ -66,6 +71,7 @@ impl Default for DecodeConfig {
             entity_viterbi: true,
             require_units: true,
             trim_name_edges: true,
+            whole_quoted_titles: true,
         }
     }
 }
@@ -421,11 +427,60 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             }
         }
     }
+    if cfg.whole_quoted_titles {
+        out = with_whole_quoted_titles(chars, out);
+    }
     if cfg.require_units {
         out.retain(|s| match s.label {
             SpanLabel::Entity(l) => names_unit(l, &s.text),
             _ => true,
         });
+    }
+    out
+}
+
+/// The quote that closes one opened by `c` (German, English, French and straight quotes).
+fn closing_quote(c: char) -> Option<char> {
+    match c {
+        '„' => Some('“'),
+        '“' => Some('”'),
+        '‚' => Some('‘'),
+        '»' => Some('«'),
+        '«' => Some('»'),
+        '"' => Some('"'),
+        _ => None,
+    }
+}
+
+/// Longest quoted title taken whole, in words (the corpus's longest has five).
+const MAX_TITLE_WORDS: usize = 6;
+
+/// Widens each PRODUCT span that starts right after an opening quote to the closing quote on
+/// the same line, when the quoted text is a title of at most [`MAX_TITLE_WORDS`] words (a
+/// quoted sentence is left alone); entity spans inside the widened title are dropped.
+/// `spans` are sorted by start and do not overlap.
+fn with_whole_quoted_titles(chars: &[char], spans: Vec<ScoredSpan>) -> Vec<ScoredSpan> {
+    let mut out: Vec<ScoredSpan> = Vec::with_capacity(spans.len());
+    for mut s in spans {
+        if out.last().is_some_and(|last| s.start < last.end) {
+            continue; // inside the title just widened
+        }
+        let close = s.start.checked_sub(1).and_then(|i| closing_quote(chars[i]));
+        if let (SpanLabel::Entity(EntityLabel::Product), Some(close)) = (s.label, close) {
+            let end = chars[s.end..].iter().position(|&c| c == close || c == '\n').map(|off| s.end + off);
+            if let Some(end) = end.filter(|&e| e > s.end && chars[e] == close) {
+                let mut e = end;
+                while e > s.end && edge_trim(chars[e - 1]) {
+                    e -= 1;
+                }
+                let words = chars[s.start..e].split(|c| c.is_whitespace()).filter(|w| !w.is_empty()).count();
+                if e > s.end && words <= MAX_TITLE_WORDS {
+                    s.end = e;
+                    s.text = chars[s.start..e].iter().collect();
+                }
+            }
+        }
+        out.push(s);
     }
     out
 }
@@ -614,6 +669,25 @@ mod tests {
         assert_eq!(from(22, 34), "mwb research");
         assert_eq!(from(50, 60), "iPhone Air");
         assert_eq!(from(62, 72), "Eli Lillys");
+    }
+
+    fn product(c: &[char], s: usize, e: usize) -> ScoredSpan {
+        ScoredSpan { start: s, end: e, label: SpanLabel::Entity(EntityLabel::Product), score: 0.9, text: c[s..e].iter().collect() }
+    }
+
+    #[test]
+    fn quoted_products_are_whole_titles() {
+        let c: Vec<char> =
+            "Brief „IPO-Radar Asien“ und „Agent OS“ sowie „Alpha ist heute wirklich ganz klar die beste Wahl“".chars().collect();
+        let loc = ScoredSpan { label: SpanLabel::Entity(EntityLabel::Loc), ..product(&c, 17, 22) };
+        let out = with_whole_quoted_titles(&c, vec![product(&c, 7, 16), loc, product(&c, 29, 37), product(&c, 46, 51)]);
+        let texts: Vec<&str> = out.iter().map(|s| s.text.as_str()).collect();
+        // "IPO-Radar" + LOC "Asien" → one title; a whole title stays; a quoted sentence is not a title
+        assert_eq!(texts, ["IPO-Radar Asien", "Agent OS", "Alpha"]);
+        assert_eq!((out[0].start, out[0].end), (7, 22));
+        // without a closing quote on the same line nothing changes
+        let d: Vec<char> = "„Depot Plus\nNeu“".chars().collect();
+        assert_eq!(with_whole_quoted_titles(&d, vec![product(&d, 1, 6)])[0].text, "Depot");
     }
 
     #[test]

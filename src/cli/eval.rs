@@ -54,6 +54,10 @@ pub struct EvalArgs {
     /// ("Porsche 5") in names
     #[arg(long)]
     pub no_name_trim: bool,
+    /// Ablation: keep PRODUCT spans that start after an opening quote as tagged instead of
+    /// widening them to the closing quote
+    #[arg(long)]
+    pub no_quoted_titles: bool,
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
@@ -106,6 +110,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.merge_adjacent_entities = !a.no_entity_merge;
             pipeline.decode.require_units = !a.no_unit_check;
             pipeline.decode.trim_name_edges = !a.no_name_trim;
+            pipeline.decode.whole_quoted_titles = !a.no_quoted_titles;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The README's ablation table: `fintag eval` on a gold file (default data/test.jsonl) with
+# the shipped decoder and with one decoding rule switched off per row. Prints Markdown.
+# Usage: scripts/ablations.sh [GOLD.jsonl] [MODEL_DIR [BASE_DIR]] (one model pass per row, ~1 min each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GOLD="${1:-data/test.jsonl}"
+MODEL="${2:-models/fintag-de}"
+BASE="${3:-models/base}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rows=(
+  "shipped decoder|"
+  "\`--entity-viterbi false\` (token-by-token tags from B+I label mass, an I after O opens a span)|--entity-viterbi false"
+  "\`--entity-viterbi false --entity-argmax\` (token-by-token plain argmax)|--entity-viterbi false --entity-argmax"
+  "\`--no-unit-check\` (keep MONEY/PERCENT spans without a currency or percent unit)|--no-unit-check"
+  "\`--no-name-trim\` (keep leading lower-case words and trailing bare numbers in names)|--no-name-trim"
+  "\`--no-quoted-titles\` (keep a quoted product title as tagged instead of up to the closing quote)|--no-quoted-titles"
+  "\`--no-entity-snap\` (spans straight from tokens, no word widening / edge trimming)|--no-entity-snap"
+  "\`--no-entity-merge\` (keep same-label pieces split by one space or hyphen apart)|--no-entity-merge"
+  "\`--no-promo-sentences\` (raw token runs instead of per-sentence decisions)|--no-promo-sentences"
+  "\`--promo-threshold-flagged 0.5\` (one PROMO threshold instead of the clickbait-gated pair)|--promo-threshold-flagged 0.5"
+  "\`--promo-threshold 0.5\` (PROMO spans also in documents the clickbait head does not flag)|--promo-threshold 0.5"
+)
+echo "| decoder | entity micro-F1 (P / R) | PRODUCT F1 | PROMO char F1 | PROMO span F1 |"
+echo "|---|---|---|---|---|"
+for row in "${rows[@]}"; do
+  name="${row%%|*}"
+  # shellcheck disable=SC2086 # the flags are meant to split
+  target/release/fintag eval "$GOLD" --model "$MODEL" --base "$BASE" --json "$tmp/r.json" ${row#*|} >/dev/null
+  python3 - "$tmp/r.json" "$name" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["entities_exact"]["micro"]
+product = r["entities_exact"]["per_label"]["PRODUCT"]["f1"]
+print(f"| {sys.argv[2]} | {m['f1']:.3f} ({m['precision']:.3f} / {m['recall']:.3f}) | {product:.3f} "
+      f"| {r['promo_char']['f1']:.3f} | {r['promo_span_overlap']['f1']:.3f} |")
+PY
+done
