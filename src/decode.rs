@@ -3,9 +3,10 @@
 //! Entities: the most probable valid BIO tag sequence (constrained Viterbi) → spans, widened
 //! to whole words, trimmed of quotes, brackets and other edge punctuation, pieces of one
 //! name joined, never across a line break, names without leading adjectives or (ORG, PER,
-//! LOC) a trailing bare number, amounts without a unit dropped. PROMO: per-sentence
-//! decision — mostly promotional sentences become one whole-sentence span, otherwise runs
-//! of promotional tokens become clause spans that stop before the final punctuation.
+//! LOC) a trailing bare number, a product named in quotes taken as the whole quoted title,
+//! amounts without a unit dropped. PROMO: per-sentence decision — mostly promotional
+//! sentences become one whole-sentence span, otherwise runs of promotional tokens become
+//! clause spans that stop before the final punctuation.
 
 use crate::document::{Prediction, ScoredSentence, ScoredSpan, SentimentScores};
 use crate::labels::{EntityLabel, Sentiment, SpanLabel};
