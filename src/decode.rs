@@ -453,8 +453,11 @@ fn closing_quote(c: char) -> Option<char> {
     }
 }
 
-/// Longest quoted title taken whole, in words (the corpus's longest has five).
+/// Longest quoted title taken whole, in words (the corpus's longest has five) ...
 const MAX_TITLE_WORDS: usize = 6;
+/// ... and how far past a product the closing quote is looked for, in characters (bounds the
+/// scan on huge single-line documents; the corpus's longest quoted product has 40).
+const MAX_TITLE_SCAN: usize = 120;
 
 /// Widens each PRODUCT span that starts right after an opening quote to the closing quote on
 /// the same line, when the quoted text is a title of at most [`MAX_TITLE_WORDS`] words (a
@@ -468,7 +471,7 @@ fn with_whole_quoted_titles(chars: &[char], spans: Vec<ScoredSpan>) -> Vec<Score
         }
         let close = s.start.checked_sub(1).and_then(|i| closing_quote(chars[i]));
         if let (SpanLabel::Entity(EntityLabel::Product), Some(close)) = (s.label, close) {
-            let end = chars[s.end..].iter().position(|&c| c == close || c == '\n').map(|off| s.end + off);
+            let end = chars[s.end..].iter().take(MAX_TITLE_SCAN).position(|&c| c == close || c == '\n').map(|off| s.end + off);
             if let Some(end) = end.filter(|&e| e > s.end && chars[e] == close) {
                 let mut e = end;
                 while e > s.end && edge_trim(chars[e - 1]) {
