@@ -368,8 +368,9 @@ pub type TunedSetting = (DecodeConfig, f64, f64, bool);
 
 /// Grid-searches the decoder thresholds on labelled (dev) documents: the model runs once,
 /// decoding runs per setting. Returns the best setting by PROMO character F1 (ties: the
-/// mean headline score, then the order of the grid) among those that decode the `required` documents' PROMO exactly
-/// (all of them when there are none, or when no setting manages it), and the whole table.
+/// mean headline score, then the order of the grid) among those that decode the `required`
+/// documents' PROMO exactly (all of them when there are none, or when no setting manages
+/// it), and the whole table.
 pub fn tune_decoder(
     pipeline: &crate::pipeline::Pipeline,
     gold: &[LabelledDocument],
