@@ -2,7 +2,7 @@
 # The README's ablation table: `fintag eval` on a gold file (default data/test.jsonl) with
 # the shipped decoder and with one decoding rule switched off per row. Prints Markdown.
 # Usage: scripts/ablations.sh [GOLD.jsonl] [MODEL_DIR [BASE_DIR]]
-# One model pass per row: 2 min 45 s for the 11 rows on data/test.jsonl (2 cores).
+# One model pass per row: about 3 minutes for the 10 rows on data/test.jsonl (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOLD="${1:-data/test.jsonl}"
@@ -20,7 +20,6 @@ rows=(
   "\`--no-entity-snap\` (spans straight from tokens, no word widening / edge trimming)|--no-entity-snap"
   "\`--no-entity-merge\` (keep same-label pieces split by one space or hyphen apart)|--no-entity-merge"
   "\`--no-promo-sentences\` (raw token runs instead of per-sentence decisions)|--no-promo-sentences"
-  "\`--promo-threshold-flagged 0.5\` (one PROMO threshold instead of the clickbait-gated pair)|--promo-threshold-flagged 0.5"
   "\`--promo-threshold 0.5\` (PROMO spans also in documents the clickbait head does not flag)|--promo-threshold 0.5"
 )
 echo "| decoder | entity micro-F1 (P / R) | PRODUCT F1 | PROMO char F1 | PROMO span F1 |"
