@@ -10,24 +10,27 @@ MODEL="${2:-models/fintag-de}"
 BASE="${3:-models/base}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# one row per decoder: the `fintag eval` flags that switch a rule off | what that keeps
 rows=(
-  "shipped decoder|"
-  "\`--entity-viterbi false\` (token-by-token tags from B+I label mass, an I after O opens a span)|--entity-viterbi false"
-  "\`--entity-viterbi false --entity-argmax\` (token-by-token plain argmax)|--entity-viterbi false --entity-argmax"
-  "\`--no-unit-check\` (keep MONEY/PERCENT spans without a currency or percent unit)|--no-unit-check"
-  "\`--no-name-trim\` (keep leading lower-case words and trailing bare numbers in names)|--no-name-trim"
-  "\`--no-quoted-titles\` (keep a quoted product title as tagged instead of up to the closing quote)|--no-quoted-titles"
-  "\`--no-entity-snap\` (spans straight from tokens, no word widening / edge trimming)|--no-entity-snap"
-  "\`--no-entity-merge\` (keep same-label pieces split by one space or hyphen apart)|--no-entity-merge"
-  "\`--no-promo-sentences\` (raw token runs instead of per-sentence decisions)|--no-promo-sentences"
-  "\`--promo-threshold 0.5\` (PROMO spans also in documents the clickbait head does not flag)|--promo-threshold 0.5"
+  "|shipped decoder"
+  "--entity-viterbi false|token-by-token tags from B+I label mass, an I after O opens a span"
+  "--entity-viterbi false --entity-argmax|token-by-token plain argmax"
+  "--no-unit-check|keep MONEY/PERCENT spans without a currency or percent unit"
+  "--no-name-trim|keep leading lower-case words and trailing bare numbers in names"
+  "--no-quoted-titles|keep a quoted product title as tagged instead of up to the closing quote"
+  "--no-entity-snap|spans straight from tokens, no word widening / edge trimming"
+  "--no-entity-merge|keep same-label pieces split by one space or hyphen apart"
+  "--no-promo-sentences|raw token runs instead of per-sentence decisions"
+  "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"
 )
 echo "| decoder | entity micro-F1 (P / R) | PRODUCT F1 | PROMO char F1 | PROMO span F1 |"
 echo "|---|---|---|---|---|"
 for row in "${rows[@]}"; do
-  name="${row%%|*}"
+  flags="${row%%|*}"
+  name="${row#*|}"
+  if [ -n "$flags" ]; then name="\`$flags\` ($name)"; fi
   # shellcheck disable=SC2086 # the flags are meant to split
-  target/release/fintag eval "$GOLD" --model "$MODEL" --base "$BASE" --json "$tmp/r.json" ${row#*|} >/dev/null
+  target/release/fintag eval "$GOLD" --model "$MODEL" --base "$BASE" --json "$tmp/r.json" $flags >/dev/null
   python3 - "$tmp/r.json" "$name" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
