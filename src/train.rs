@@ -36,6 +36,10 @@ pub struct TrainConfig {
     pub patience: usize,
     /// Stop after this many optimiser steps in total (0 = no limit); for smoke tests.
     pub max_steps: usize,
+    /// Also try the mean of the weights after each of the last N epochs (0 or 1 = off);
+    /// it replaces the best epoch when it scores higher on dev.
+    #[serde(default)]
+    pub average_last: usize,
 }
 
 impl Default for TrainConfig {
@@ -53,6 +57,7 @@ impl Default for TrainConfig {
             seed: 13,
             patience: 4,
             max_steps: 0,
+            average_last: 0,
         }
     }
 }
@@ -92,7 +97,76 @@ pub struct TrainOutcome {
     pub cache_seconds: f64,
     pub train_docs: usize,
     pub dev_docs: usize,
+    /// The weight average of the last epochs, when `average_last` asked for one.
+    pub averaged: Option<AveragedSummary>,
     pub config: TrainConfig,
+}
+
+/// The dev result of the averaged weights and whether they became the saved model.
+#[derive(Debug, Clone, Serialize)]
+pub struct AveragedSummary {
+    pub first_epoch: usize,
+    pub last_epoch: usize,
+    pub dev_score: f64,
+    pub entity_f1: f64,
+    pub promo_char_f1: f64,
+    pub sentence_macro_f1: f64,
+    pub document_macro_f1: f64,
+    pub clickbait_auc: f64,
+    pub saved: bool,
+}
+
+/// A running sum of a model's trainable weights, one tensor per variable.
+struct WeightSum {
+    sums: Vec<(String, Tensor)>,
+    first_epoch: usize,
+    last_epoch: usize,
+    count: usize,
+}
+
+impl WeightSum {
+    fn new() -> Self {
+        WeightSum { sums: Vec::new(), first_epoch: 0, last_epoch: 0, count: 0 }
+    }
+
+    fn add(&mut self, vs: &nn::VarStore, epoch: usize) {
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        tch::no_grad(|| {
+            if self.sums.is_empty() {
+                self.sums = vars.iter().map(|(n, v)| (n.clone(), v.detach().copy())).collect();
+                self.first_epoch = epoch;
+            } else {
+                for ((_, sum), (_, v)) in self.sums.iter_mut().zip(&vars) {
+                    let _ = sum.f_add_(v);
+                }
+            }
+        });
+        self.last_epoch = epoch;
+        self.count += 1;
+    }
+
+    /// Copies the mean into the variables and returns their previous values.
+    fn swap_in_mean(&self, vs: &nn::VarStore) -> Result<Vec<(String, Tensor)>> {
+        let mut vars = vs.variables();
+        let mut previous = Vec::new();
+        for (name, sum) in &self.sums {
+            let var = vars.get_mut(name).ok_or_else(|| FintagError::Invalid(format!("variable {name} vanished")))?;
+            previous.push((name.clone(), var.detach().copy()));
+            tch::no_grad(|| var.f_copy_(&(sum / self.count as f64)))?;
+        }
+        Ok(previous)
+    }
+}
+
+fn restore(vs: &nn::VarStore, values: &[(String, Tensor)]) -> Result<()> {
+    let mut vars = vs.variables();
+    for (name, value) in values {
+        if let Some(var) = vars.get_mut(name) {
+            tch::no_grad(|| var.f_copy_(value))?;
+        }
+    }
+    Ok(())
 }
 
 /// A training example: prepared tokens, targets and the cached frozen-layer output.
@@ -258,6 +332,8 @@ pub fn train_model(
     let mut epochs = Vec::new();
     let (mut best_score, mut best_epoch, mut stale) = (f64::MIN, 0, 0);
     let mut step = 0;
+    let mut weight_sum = WeightSum::new();
+    let average_from = cfg.epochs.saturating_sub(cfg.average_last) + 1;
     'outer: for epoch in 1..=cfg.epochs {
         let te = Instant::now();
         examples.shuffle(&mut rng);
@@ -319,6 +395,9 @@ pub fn train_model(
         };
         obs.epoch(&summary);
         epochs.push(summary);
+        if cfg.average_last > 1 && epoch >= average_from {
+            weight_sum.add(&tagger.tuned_vs, epoch);
+        }
         if stale >= cfg.patience {
             obs.message(&format!("early stop: no dev improvement for {stale} epochs"));
             break;
@@ -328,6 +407,36 @@ pub fn train_model(
         // max_steps ended training before the first evaluation: keep what there is.
         tagger.save(out)?;
     }
+    let mut averaged = None;
+    if weight_sum.count > 1 {
+        let last_weights = weight_sum.swap_in_mean(&tagger.tuned_vs)?;
+        let report = evaluate_tagger(&tagger, dev_docs, &decode_cfg);
+        let score = dev_score(&report);
+        let saved = score > best_score;
+        if saved {
+            best_score = score;
+            tagger.save(out)?;
+            write_json(&out.join("dev_report.json"), &report)?;
+        }
+        obs.message(&format!(
+            "mean of the weights after epochs {}-{}: dev score {score:.4}{}",
+            weight_sum.first_epoch,
+            weight_sum.last_epoch,
+            if saved { " * (saved)" } else { " (best epoch kept)" }
+        ));
+        averaged = Some(AveragedSummary {
+            first_epoch: weight_sum.first_epoch,
+            last_epoch: weight_sum.last_epoch,
+            dev_score: score,
+            entity_f1: report.entities_exact.micro.f1,
+            promo_char_f1: report.promo_char.f1,
+            sentence_macro_f1: report.sentence_sentiment.macro_f1,
+            document_macro_f1: report.document_sentiment.macro_f1,
+            clickbait_auc: report.clickbait.roc_auc,
+            saved,
+        });
+        restore(&tagger.tuned_vs, &last_weights)?;
+    }
     let outcome = TrainOutcome {
         epochs,
         best_epoch,
@@ -336,6 +445,7 @@ pub fn train_model(
         cache_seconds,
         train_docs: train_docs.len(),
         dev_docs: dev_docs.len(),
+        averaged,
         config: cfg.clone(),
     };
     write_json(&out.join("metrics.json"), &outcome)?;
@@ -417,4 +527,31 @@ pub fn tune_decoder(
         .map(|r| r.0)
         .unwrap_or(pipeline.decode);
     (best, table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_sum_swaps_in_the_mean_and_restores_the_last_weights() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().zeros("w", &[2]);
+        let b = vs.root().zeros("b", &[1]);
+        let set = |t: &Tensor, v: &[f32]| tch::no_grad(|| t.shallow_clone().copy_(&Tensor::of_slice(v)));
+        let get = |t: &Tensor| Vec::<f32>::try_from(t).unwrap();
+        let mut sum = WeightSum::new();
+        for (epoch, (wv, bv)) in [(5, ([1.0, 2.0], [4.0])), (6, ([3.0, 6.0], [0.0])), (7, ([5.0, 1.0], [2.0]))] {
+            set(&w, &wv);
+            set(&b, &bv);
+            sum.add(&vs, epoch);
+        }
+        assert_eq!((sum.first_epoch, sum.last_epoch, sum.count), (5, 7, 3));
+        let last = sum.swap_in_mean(&vs).unwrap();
+        assert_eq!(get(&w), vec![3.0, 3.0]);
+        assert_eq!(get(&b), vec![2.0]);
+        restore(&vs, &last).unwrap();
+        assert_eq!(get(&w), vec![5.0, 1.0]);
+        assert_eq!(get(&b), vec![2.0]);
+    }
 }

@@ -48,6 +48,43 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
 }
 
 #[test]
+fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch_on_dev() {
+    let base = common::base_dir();
+    let all: Vec<_> = read_labelled(&common::repo().join("data/train.jsonl")).unwrap().docs.into_iter().map(|(_, d)| d).collect();
+    let mut docs: Vec<_> = all.into_iter().filter(|d| d.text.len() < 900).collect();
+    docs.truncate(7);
+    let (train, dev) = docs.split_at(4);
+    let cfg = TrainConfig {
+        epochs: 3,
+        tuned_layers: 1,
+        head_lr: 3e-3,
+        docs_per_step: 2,
+        seed: 7,
+        patience: 3,
+        average_last: 2,
+        ..TrainConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("avg");
+    let (outcome, last) = train_model(&base, train, dev, &out, &cfg, &mut Silent).unwrap();
+    assert_eq!(outcome.epochs.len(), 3);
+    let avg = outcome.averaged.clone().expect("the average of epochs 2-3 was evaluated");
+    assert_eq!((avg.first_epoch, avg.last_epoch), (2, 3));
+    let best_epoch = outcome.epochs.iter().map(|e| e.dev_score).fold(f64::MIN, f64::max);
+    assert_eq!(avg.saved, avg.dev_score > best_epoch);
+    assert_eq!(outcome.best_dev_score, best_epoch.max(avg.dev_score));
+    let metrics = std::fs::read_to_string(out.join("metrics.json")).unwrap();
+    assert!(metrics.contains("\"averaged\"") && metrics.contains("\"average_last\": 2"), "{metrics}");
+    // the model handed back is the last epoch's, not the average
+    let last_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&last, dev, &Default::default()));
+    assert!((last_score - outcome.epochs[2].dev_score).abs() < 1e-9, "{last_score} vs {}", outcome.epochs[2].dev_score);
+    // the checkpoint on disk scores what the outcome says was kept
+    let saved = Tagger::load(&out, &base).unwrap();
+    let saved_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&saved, dev, &Default::default()));
+    assert!((saved_score - outcome.best_dev_score).abs() < 1e-3, "{saved_score} vs {}", outcome.best_dev_score);
+}
+
+#[test]
 fn a_model_on_another_base_is_refused_with_the_reason() {
     let base = common::base_dir();
     let dir = tempfile::tempdir().unwrap();

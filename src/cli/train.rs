@@ -38,6 +38,10 @@ pub struct TrainArgs {
     /// Stop after this many optimiser steps (0 = none)
     #[arg(long, default_value_t = 0)]
     pub max_steps: usize,
+    /// Also try the mean of the weights after each of the last N epochs; kept when it
+    /// beats the best single epoch on dev (0 = off)
+    #[arg(long, default_value_t = 0)]
+    pub average_last: usize,
     /// libtorch threads (default: all cores)
     #[arg(long)]
     pub threads: Option<i32>,
@@ -114,6 +118,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
         seed: a.seed,
         patience: a.patience,
         max_steps: a.max_steps,
+        average_last: a.average_last,
         ..TrainConfig::default()
     };
     let bar = ProgressBar::new(0);
@@ -125,9 +130,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     let mut obs = Bar { bar, plain, total: 0, started: std::time::Instant::now() };
     let outcome = train(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
     obs.bar.finish_and_clear();
+    let kept = match &outcome.averaged {
+        Some(m) if m.saved => format!("mean of epochs {}-{}", m.first_epoch, m.last_epoch),
+        _ => format!("best epoch {}", outcome.best_epoch),
+    };
     eprintln!(
-        "best epoch {} (dev score {:.4}); {:.0}s in all ({:.0}s caching frozen layers); model in {}",
-        outcome.best_epoch,
+        "{kept} (dev score {:.4}); {:.0}s in all ({:.0}s caching frozen layers); model in {}",
         outcome.best_dev_score,
         outcome.seconds,
         outcome.cache_seconds,
