@@ -129,21 +129,20 @@ impl WeightSum {
         WeightSum { sums: Vec::new(), first_epoch: 0, last_epoch: 0, count: 0 }
     }
 
-    fn add(&mut self, vs: &nn::VarStore, epoch: usize) {
+    fn add(&mut self, vs: &nn::VarStore, epoch: usize) -> Result<()> {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        tch::no_grad(|| {
-            if self.sums.is_empty() {
-                self.sums = vars.iter().map(|(n, v)| (n.clone(), v.detach().copy())).collect();
-                self.first_epoch = epoch;
-            } else {
-                for ((_, sum), (_, v)) in self.sums.iter_mut().zip(&vars) {
-                    let _ = sum.f_add_(v);
-                }
+        if self.sums.is_empty() {
+            self.sums = tch::no_grad(|| vars.iter().map(|(n, v)| (n.clone(), v.detach().copy())).collect());
+            self.first_epoch = epoch;
+        } else {
+            for ((_, sum), (_, v)) in self.sums.iter_mut().zip(&vars) {
+                tch::no_grad(|| sum.f_add_(v))?;
             }
-        });
+        }
         self.last_epoch = epoch;
         self.count += 1;
+        Ok(())
     }
 
     /// Copies the mean into the variables and returns their previous values.
@@ -396,7 +395,7 @@ pub fn train_model(
         obs.epoch(&summary);
         epochs.push(summary);
         if cfg.average_last > 1 && epoch >= average_from {
-            weight_sum.add(&tagger.tuned_vs, epoch);
+            weight_sum.add(&tagger.tuned_vs, epoch)?;
         }
         if stale >= cfg.patience {
             obs.message(&format!("early stop: no dev improvement for {stale} epochs"));
@@ -544,7 +543,7 @@ mod tests {
         for (epoch, (wv, bv)) in [(5, ([1.0, 2.0], [4.0])), (6, ([3.0, 6.0], [0.0])), (7, ([5.0, 1.0], [2.0]))] {
             set(&w, &wv);
             set(&b, &bv);
-            sum.add(&vs, epoch);
+            sum.add(&vs, epoch).unwrap();
         }
         assert_eq!((sum.first_epoch, sum.last_epoch, sum.count), (5, 7, 3));
         let last = sum.swap_in_mean(&vs).unwrap();
