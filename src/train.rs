@@ -78,12 +78,8 @@ impl TrainObserver for Silent {}
 pub struct EpochSummary {
     pub epoch: usize,
     pub train_loss: f64,
-    pub dev_score: f64,
-    pub entity_f1: f64,
-    pub promo_char_f1: f64,
-    pub sentence_macro_f1: f64,
-    pub document_macro_f1: f64,
-    pub clickbait_auc: f64,
+    #[serde(flatten)]
+    pub metrics: DevMetrics,
     pub seconds: f64,
     pub best: bool,
 }
@@ -107,13 +103,33 @@ pub struct TrainOutcome {
 pub struct AveragedSummary {
     pub first_epoch: usize,
     pub last_epoch: usize,
+    #[serde(flatten)]
+    pub metrics: DevMetrics,
+    pub saved: bool,
+}
+
+/// The five headline dev metrics and their mean, the score early stopping maximises.
+#[derive(Debug, Clone, Serialize)]
+pub struct DevMetrics {
     pub dev_score: f64,
     pub entity_f1: f64,
     pub promo_char_f1: f64,
     pub sentence_macro_f1: f64,
     pub document_macro_f1: f64,
     pub clickbait_auc: f64,
-    pub saved: bool,
+}
+
+impl DevMetrics {
+    pub fn of(r: &Report) -> Self {
+        DevMetrics {
+            dev_score: dev_score(r),
+            entity_f1: r.entities_exact.micro.f1,
+            promo_char_f1: r.promo_char.f1,
+            sentence_macro_f1: r.sentence_sentiment.macro_f1,
+            document_macro_f1: r.document_sentiment.macro_f1,
+            clickbait_auc: r.clickbait.roc_auc,
+        }
+    }
 }
 
 /// A running sum of a model's trainable weights, one tensor per variable.
@@ -137,7 +153,7 @@ impl WeightSum {
             self.first_epoch = epoch;
         } else {
             for ((_, sum), (_, v)) in self.sums.iter_mut().zip(&vars) {
-                tch::no_grad(|| sum.f_add_(v))?;
+                let _sum = tch::no_grad(|| sum.f_add_(v))?; // in place; the returned handle aliases `sum`
             }
         }
         self.last_epoch = epoch;
@@ -369,7 +385,8 @@ pub fn train_model(
             obs.step(epoch, step, batch_loss);
         }
         let report = evaluate_tagger(&tagger, dev_docs, &decode_cfg);
-        let score = dev_score(&report);
+        let metrics = DevMetrics::of(&report);
+        let score = metrics.dev_score;
         let improved = score > best_score;
         if improved {
             best_score = score;
@@ -383,12 +400,7 @@ pub fn train_model(
         let summary = EpochSummary {
             epoch,
             train_loss: epoch_loss / seen.max(1) as f64,
-            dev_score: score,
-            entity_f1: report.entities_exact.micro.f1,
-            promo_char_f1: report.promo_char.f1,
-            sentence_macro_f1: report.sentence_sentiment.macro_f1,
-            document_macro_f1: report.document_sentiment.macro_f1,
-            clickbait_auc: report.clickbait.roc_auc,
+            metrics,
             seconds: te.elapsed().as_secs_f64(),
             best: improved,
         };
@@ -410,7 +422,8 @@ pub fn train_model(
     if weight_sum.count > 1 {
         let last_weights = weight_sum.swap_in_mean(&tagger.tuned_vs)?;
         let report = evaluate_tagger(&tagger, dev_docs, &decode_cfg);
-        let score = dev_score(&report);
+        let metrics = DevMetrics::of(&report);
+        let score = metrics.dev_score;
         let saved = score > best_score;
         if saved {
             best_score = score;
@@ -423,17 +436,7 @@ pub fn train_model(
             weight_sum.last_epoch,
             if saved { " * (saved)" } else { " (best epoch kept)" }
         ));
-        averaged = Some(AveragedSummary {
-            first_epoch: weight_sum.first_epoch,
-            last_epoch: weight_sum.last_epoch,
-            dev_score: score,
-            entity_f1: report.entities_exact.micro.f1,
-            promo_char_f1: report.promo_char.f1,
-            sentence_macro_f1: report.sentence_sentiment.macro_f1,
-            document_macro_f1: report.document_sentiment.macro_f1,
-            clickbait_auc: report.clickbait.roc_auc,
-            saved,
-        });
+        averaged = Some(AveragedSummary { first_epoch: weight_sum.first_epoch, last_epoch: weight_sum.last_epoch, metrics, saved });
         restore(&tagger.tuned_vs, &last_weights)?;
     }
     let outcome = TrainOutcome {

@@ -70,14 +70,14 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
     assert_eq!(outcome.epochs.len(), 3);
     let avg = outcome.averaged.clone().expect("the average of epochs 2-3 was evaluated");
     assert_eq!((avg.first_epoch, avg.last_epoch), (2, 3));
-    let best_epoch = outcome.epochs.iter().map(|e| e.dev_score).fold(f64::MIN, f64::max);
-    assert_eq!(avg.saved, avg.dev_score > best_epoch);
-    assert_eq!(outcome.best_dev_score, best_epoch.max(avg.dev_score));
+    let best_epoch = outcome.epochs.iter().map(|e| e.metrics.dev_score).fold(f64::MIN, f64::max);
+    assert_eq!(avg.saved, avg.metrics.dev_score > best_epoch);
+    assert_eq!(outcome.best_dev_score, best_epoch.max(avg.metrics.dev_score));
     let metrics = std::fs::read_to_string(out.join("metrics.json")).unwrap();
     assert!(metrics.contains("\"averaged\"") && metrics.contains("\"average_last\": 2"), "{metrics}");
     // the model handed back is the last epoch's, not the average
     let last_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&last, dev, &Default::default()));
-    assert!((last_score - outcome.epochs[2].dev_score).abs() < 1e-9, "{last_score} vs {}", outcome.epochs[2].dev_score);
+    assert!((last_score - outcome.epochs[2].metrics.dev_score).abs() < 1e-9, "{last_score} vs {}", outcome.epochs[2].metrics.dev_score);
     // the checkpoint on disk scores what the outcome says was kept
     let saved = Tagger::load(&out, &base).unwrap();
     let saved_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&saved, dev, &Default::default()));

@@ -82,9 +82,10 @@ impl TrainObserver for Bar {
         }
     }
     fn epoch(&mut self, s: &EpochSummary) {
+        let m = &s.metrics;
         self.line(format!(
             "epoch {:>2}  loss {:.4}  dev: entity F1 {:.3}  PROMO char F1 {:.3}  sentence F1 {:.3}  document F1 {:.3}  clickbait AUC {:.3}  score {:.4}{}  ({:.0}s)",
-            s.epoch, s.train_loss, s.entity_f1, s.promo_char_f1, s.sentence_macro_f1, s.document_macro_f1, s.clickbait_auc, s.dev_score, if s.best { " *" } else { "" }, s.seconds
+            s.epoch, s.train_loss, m.entity_f1, m.promo_char_f1, m.sentence_macro_f1, m.document_macro_f1, m.clickbait_auc, m.dev_score, if s.best { " *" } else { "" }, s.seconds
         ));
     }
     fn message(&mut self, text: &str) {
