@@ -278,6 +278,26 @@ pub fn dev_score(r: &Report) -> f64 {
         / 5.0
 }
 
+/// Evaluates the model on dev; when it beats `best_score`, raises it and writes the
+/// checkpoint and dev_report.json into `out`. Returns the metrics and whether it was kept.
+fn evaluate_and_keep(
+    tagger: &Tagger,
+    dev_docs: &[LabelledDocument],
+    decode: &DecodeConfig,
+    out: &Path,
+    best_score: &mut f64,
+) -> Result<(DevMetrics, bool)> {
+    let report = evaluate_tagger(tagger, dev_docs, decode);
+    let metrics = DevMetrics::of(&report);
+    let kept = metrics.dev_score > *best_score;
+    if kept {
+        *best_score = metrics.dev_score;
+        tagger.save(out)?;
+        write_json(&out.join("dev_report.json"), &report)?;
+    }
+    Ok((metrics, kept))
+}
+
 /// Trains a model and writes the best epoch's checkpoint and metrics.json into `out`.
 pub fn train(
     base_dir: &Path,
@@ -384,16 +404,10 @@ pub fn train_model(
             epoch_loss += batch_loss;
             obs.step(epoch, step, batch_loss);
         }
-        let report = evaluate_tagger(&tagger, dev_docs, &decode_cfg);
-        let metrics = DevMetrics::of(&report);
-        let score = metrics.dev_score;
-        let improved = score > best_score;
+        let (metrics, improved) = evaluate_and_keep(&tagger, dev_docs, &decode_cfg, out, &mut best_score)?;
         if improved {
-            best_score = score;
             best_epoch = epoch;
             stale = 0;
-            tagger.save(out)?;
-            write_json(&out.join("dev_report.json"), &report)?;
         } else {
             stale += 1;
         }
@@ -421,19 +435,12 @@ pub fn train_model(
     let mut averaged = None;
     if weight_sum.count > 1 {
         let last_weights = weight_sum.swap_in_mean(&tagger.tuned_vs)?;
-        let report = evaluate_tagger(&tagger, dev_docs, &decode_cfg);
-        let metrics = DevMetrics::of(&report);
-        let score = metrics.dev_score;
-        let saved = score > best_score;
-        if saved {
-            best_score = score;
-            tagger.save(out)?;
-            write_json(&out.join("dev_report.json"), &report)?;
-        }
+        let (metrics, saved) = evaluate_and_keep(&tagger, dev_docs, &decode_cfg, out, &mut best_score)?;
         obs.message(&format!(
-            "mean of the weights after epochs {}-{}: dev score {score:.4}{}",
+            "mean of the weights after epochs {}-{}: dev score {:.4}{}",
             weight_sum.first_epoch,
             weight_sum.last_epoch,
+            metrics.dev_score,
             if saved { " * (saved)" } else { " (best epoch kept)" }
         ));
         averaged = Some(AveragedSummary { first_epoch: weight_sum.first_epoch, last_epoch: weight_sum.last_epoch, metrics, saved });

@@ -3,19 +3,22 @@
 
 mod common;
 
-use fintag::document::Document;
+use fintag::document::{Document, LabelledDocument};
 use fintag::formats::jsonl::read_labelled;
 use fintag::model::tagger::Tagger;
 use fintag::pipeline::Pipeline;
 use fintag::train::{mean_loss, train_model, Silent, TrainConfig};
 
+/// The first `n` training documents shorter than `max_chars` (short documents keep the tests quick).
+fn short_train_docs(max_chars: usize, n: usize) -> Vec<LabelledDocument> {
+    let all = read_labelled(&common::repo().join("data/train.jsonl")).unwrap().docs;
+    all.into_iter().map(|(_, d)| d).filter(|d| d.text.len() < max_chars).take(n).collect()
+}
+
 #[test]
 fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
     let base = common::base_dir();
-    let all: Vec<_> = read_labelled(&common::repo().join("data/train.jsonl")).unwrap().docs.into_iter().map(|(_, d)| d).collect();
-    // short documents keep the test quick
-    let mut docs: Vec<_> = all.into_iter().filter(|d| d.text.len() < 1200).collect();
-    docs.truncate(6);
+    let docs = short_train_docs(1200, 6);
     let (train, dev) = docs.split_at(4);
     let cfg = TrainConfig {
         epochs: 1,
@@ -50,9 +53,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
 #[test]
 fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch_on_dev() {
     let base = common::base_dir();
-    let all: Vec<_> = read_labelled(&common::repo().join("data/train.jsonl")).unwrap().docs.into_iter().map(|(_, d)| d).collect();
-    let mut docs: Vec<_> = all.into_iter().filter(|d| d.text.len() < 900).collect();
-    docs.truncate(7);
+    let docs = short_train_docs(900, 7);
     let (train, dev) = docs.split_at(4);
     let cfg = TrainConfig {
         epochs: 3,
