@@ -358,7 +358,7 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                     range = range.and_then(|(s, e)| without_trailing_number(chars, s, e));
                 }
                 if let Some((s, e)) = range {
-                    spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: chars[s..e].iter().collect() });
+                    spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: String::new() });
                 }
             }
         }
@@ -404,7 +404,6 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             if merge_adjacent && s.label == last.label && s.start == last.end + 1 && matches!(chars.get(last.end), Some(' ' | '-')) {
                 last.score = (last.score + s.score) / 2.0;
                 last.end = s.end;
-                last.text = chars[last.start..last.end].iter().collect();
                 continue;
             }
             if s.start < last.end {
@@ -423,13 +422,16 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                 let from = without_leading_lowercase(chars, s.start, s.end);
                 if from > s.start {
                     s.start = from;
-                    s.text = chars[s.start..s.end].iter().collect();
                 }
             }
         }
     }
     if cfg.whole_quoted_titles {
         out = with_whole_quoted_titles(chars, out);
+    }
+    // the edges are final: each span's text is read once, here
+    for s in out.iter_mut() {
+        s.text = chars[s.start..s.end].iter().collect();
     }
     if cfg.require_units {
         out.retain(|s| match s.label {
@@ -480,7 +482,6 @@ fn with_whole_quoted_titles(chars: &[char], spans: Vec<ScoredSpan>) -> Vec<Score
                 let words = chars[s.start..e].split(|c| c.is_whitespace()).filter(|w| !w.is_empty()).count();
                 if e > s.end && words <= MAX_TITLE_WORDS {
                     s.end = e;
-                    s.text = chars[s.start..e].iter().collect();
                 }
             }
         }
@@ -685,13 +686,14 @@ mod tests {
             "Brief „IPO-Radar Asien“ und „Agent OS“ sowie „Alpha ist heute wirklich ganz klar die beste Wahl“".chars().collect();
         let loc = ScoredSpan { label: SpanLabel::Entity(EntityLabel::Loc), ..product(&c, 17, 22) };
         let out = with_whole_quoted_titles(&c, vec![product(&c, 7, 16), loc, product(&c, 29, 37), product(&c, 46, 51)]);
-        let texts: Vec<&str> = out.iter().map(|s| s.text.as_str()).collect();
+        let texts: Vec<String> = out.iter().map(|s| c[s.start..s.end].iter().collect()).collect();
         // "IPO-Radar" + LOC "Asien" → one title; a whole title stays; a quoted sentence is not a title
         assert_eq!(texts, ["IPO-Radar Asien", "Agent OS", "Alpha"]);
         assert_eq!((out[0].start, out[0].end), (7, 22));
         // without a closing quote on the same line nothing changes
         let d: Vec<char> = "„Depot Plus\nNeu“".chars().collect();
-        assert_eq!(with_whole_quoted_titles(&d, vec![product(&d, 1, 6)])[0].text, "Depot");
+        let same = &with_whole_quoted_titles(&d, vec![product(&d, 1, 6)])[0];
+        assert_eq!((same.start, same.end), (1, 6));
     }
 
     #[test]
