@@ -40,6 +40,10 @@ pub struct TrainConfig {
     /// it replaces the best epoch when it scores higher on dev.
     #[serde(default)]
     pub average_last: usize,
+    /// Label smoothing for the sentence and document sentiment losses (0 = off): the
+    /// sentiment labels are the noisiest layer, and the heads grew overconfident without it.
+    #[serde(default)]
+    pub label_smoothing: f64,
 }
 
 impl Default for TrainConfig {
@@ -58,6 +62,7 @@ impl Default for TrainConfig {
             patience: 4,
             max_steps: 0,
             average_last: 0,
+            label_smoothing: 0.0,
         }
     }
 }
@@ -388,11 +393,22 @@ pub fn train_model(
                 let promo = o.promo_logits.cross_entropy_loss(&ex.promo_tags, Some(&promo_w), Reduction::Mean, -100, 0.0);
                 let mut loss = ent + promo;
                 if ex.doc.sentences.len() > 0 {
-                    loss = loss + o.sentence_logits.cross_entropy_loss::<Tensor>(&ex.sentence_labels, None, Reduction::Mean, -100, 0.0);
+                    loss = loss
+                        + o.sentence_logits.cross_entropy_loss::<Tensor>(
+                            &ex.sentence_labels,
+                            None,
+                            Reduction::Mean,
+                            -100,
+                            cfg.label_smoothing,
+                        );
                 }
-                let doc_loss =
-                    o.document_logits.unsqueeze(0).cross_entropy_loss::<Tensor>(&ex.document_label, None, Reduction::Mean, -100, 0.0)
-                        + o.clickbait_logit.binary_cross_entropy_with_logits::<Tensor>(&ex.clickbait, None, None, Reduction::Mean);
+                let doc_loss = o.document_logits.unsqueeze(0).cross_entropy_loss::<Tensor>(
+                    &ex.document_label,
+                    None,
+                    Reduction::Mean,
+                    -100,
+                    cfg.label_smoothing,
+                ) + o.clickbait_logit.binary_cross_entropy_with_logits::<Tensor>(&ex.clickbait, None, None, Reduction::Mean);
                 loss = (loss + doc_loss * 0.5) / batch.len() as f64;
                 loss.backward();
                 batch_loss += loss.double_value(&[]);

@@ -42,6 +42,9 @@ pub struct TrainArgs {
     /// beats the best single epoch on dev (0 = off)
     #[arg(long, default_value_t = 0)]
     pub average_last: usize,
+    /// Label smoothing for the sentence and document sentiment losses (0 = off)
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
     /// libtorch threads (default: all cores)
     #[arg(long)]
     pub threads: Option<i32>,
@@ -120,6 +123,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
         patience: a.patience,
         max_steps: a.max_steps,
         average_last: a.average_last,
+        label_smoothing: a.label_smoothing,
         ..TrainConfig::default()
     };
     let bar = ProgressBar::new(0);
