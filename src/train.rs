@@ -373,6 +373,9 @@ pub fn train_model(
     let (mut best_score, mut best_epoch, mut stale) = (f64::MIN, 0, 0);
     let mut step = 0;
     let mut weight_sum = WeightSum::new();
+    // sentence and document sentiment: the one place label smoothing applies
+    let sentiment_loss =
+        |logits: &Tensor, target: &Tensor| logits.cross_entropy_loss::<Tensor>(target, None, Reduction::Mean, -100, cfg.label_smoothing);
     let average_from = cfg.epochs.saturating_sub(cfg.average_last) + 1;
     'outer: for epoch in 1..=cfg.epochs {
         let te = Instant::now();
@@ -393,22 +396,10 @@ pub fn train_model(
                 let promo = o.promo_logits.cross_entropy_loss(&ex.promo_tags, Some(&promo_w), Reduction::Mean, -100, 0.0);
                 let mut loss = ent + promo;
                 if ex.doc.sentences.len() > 0 {
-                    loss = loss
-                        + o.sentence_logits.cross_entropy_loss::<Tensor>(
-                            &ex.sentence_labels,
-                            None,
-                            Reduction::Mean,
-                            -100,
-                            cfg.label_smoothing,
-                        );
+                    loss = loss + sentiment_loss(&o.sentence_logits, &ex.sentence_labels);
                 }
-                let doc_loss = o.document_logits.unsqueeze(0).cross_entropy_loss::<Tensor>(
-                    &ex.document_label,
-                    None,
-                    Reduction::Mean,
-                    -100,
-                    cfg.label_smoothing,
-                ) + o.clickbait_logit.binary_cross_entropy_with_logits::<Tensor>(&ex.clickbait, None, None, Reduction::Mean);
+                let doc_loss = sentiment_loss(&o.document_logits.unsqueeze(0), &ex.document_label)
+                    + o.clickbait_logit.binary_cross_entropy_with_logits::<Tensor>(&ex.clickbait, None, None, Reduction::Mean);
                 loss = (loss + doc_loss * 0.5) / batch.len() as f64;
                 loss.backward();
                 batch_loss += loss.double_value(&[]);
