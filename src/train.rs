@@ -44,6 +44,9 @@ pub struct TrainConfig {
     /// sentiment labels are the noisiest layer, and the heads grew overconfident without it.
     #[serde(default)]
     pub label_smoothing: f64,
+    /// The document head also reads the mean sentence-sentiment distribution.
+    #[serde(default)]
+    pub document_sees_sentences: bool,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +66,7 @@ impl Default for TrainConfig {
             max_steps: 0,
             average_last: 0,
             label_smoothing: 0.0,
+            document_sees_sentences: false,
         }
     }
 }
@@ -303,19 +307,8 @@ fn evaluate_and_keep(
     Ok((metrics, kept))
 }
 
-/// Trains a model and writes the best epoch's checkpoint and metrics.json into `out`.
-pub fn train(
-    base_dir: &Path,
-    train_docs: &[LabelledDocument],
-    dev_docs: &[LabelledDocument],
-    out: &Path,
-    cfg: &TrainConfig,
-    obs: &mut dyn TrainObserver,
-) -> Result<TrainOutcome> {
-    train_model(base_dir, train_docs, dev_docs, out, cfg, obs).map(|(o, _)| o)
-}
-
-/// As [`train`], also returning the model as it is after the last epoch.
+/// Trains a model and writes the best epoch's checkpoint and metrics.json into `out`; also
+/// returns the model as it is after the last epoch (tests compare it with the checkpoint).
 pub fn train_model(
     base_dir: &Path,
     train_docs: &[LabelledDocument],
@@ -328,7 +321,7 @@ pub fn train_model(
         return Err(FintagError::Invalid("no training documents".into()));
     }
     let t0 = Instant::now();
-    let tagger = Tagger::fresh(&cfg.name, base_dir, cfg.tuned_layers, cfg.seed as i64)?;
+    let tagger = Tagger::fresh(&cfg.name, base_dir, cfg.tuned_layers, cfg.document_sees_sentences, cfg.seed as i64)?;
     obs.message(&format!("caching the frozen layers 0..{} for {} documents", tagger.split_layer(), train_docs.len()));
     let mut examples = prepare_examples(&tagger, train_docs)?;
     let cache_seconds = t0.elapsed().as_secs_f64();

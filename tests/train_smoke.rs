@@ -29,9 +29,11 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
         warmup_fraction: 0.0,
         seed: 5,
         patience: 1,
+        document_sees_sentences: true,
         ..TrainConfig::default()
     };
-    let before = mean_loss(&Tagger::fresh("smoke", &base, cfg.tuned_layers, cfg.seed as i64).unwrap(), train).unwrap();
+    let before =
+        mean_loss(&Tagger::fresh("smoke", &base, cfg.tuned_layers, cfg.document_sees_sentences, cfg.seed as i64).unwrap(), train).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("smoke");
     let (outcome, trained) = train_model(&base, train, dev, &out, &cfg, &mut Silent).unwrap();
@@ -40,6 +42,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let reloaded = Tagger::load(&out, &base).unwrap();
+    assert!(reloaded.config.document_sees_sentences, "the head's shape option is saved with the model");
     let after = mean_loss(&reloaded, train).unwrap();
     eprintln!("loss before {before:.4}, after 4 steps {after:.4}");
     assert!(after < before, "loss did not go down: {before} -> {after}");
@@ -89,7 +92,7 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
 fn a_model_on_another_base_is_refused_with_the_reason() {
     let base = common::base_dir();
     let dir = tempfile::tempdir().unwrap();
-    let t = Tagger::fresh("x", &base, 1, 1).unwrap();
+    let t = Tagger::fresh("x", &base, 1, false, 1).unwrap();
     t.save(dir.path()).unwrap();
     let cfg_path = dir.path().join("config.json");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();

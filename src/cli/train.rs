@@ -2,7 +2,7 @@
 
 use clap::Args;
 use fintag::formats::jsonl::read_labelled;
-use fintag::train::{train, EpochSummary, TrainConfig, TrainObserver};
+use fintag::train::{train_model, EpochSummary, TrainConfig, TrainObserver};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -45,6 +45,9 @@ pub struct TrainArgs {
     /// Label smoothing for the sentence and document sentiment losses (0 = off)
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
+    /// The document head also reads the mean of the sentence-sentiment probabilities
+    #[arg(long)]
+    pub document_sees_sentences: bool,
     /// libtorch threads (default: all cores)
     #[arg(long)]
     pub threads: Option<i32>,
@@ -124,6 +127,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
         max_steps: a.max_steps,
         average_last: a.average_last,
         label_smoothing: a.label_smoothing,
+        document_sees_sentences: a.document_sees_sentences,
         ..TrainConfig::default()
     };
     let bar = ProgressBar::new(0);
@@ -133,7 +137,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     );
     let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut obs = Bar { bar, plain, total: 0, started: std::time::Instant::now() };
-    let outcome = train(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
+    let (outcome, _) = train_model(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
     obs.bar.finish_and_clear();
     let kept = match &outcome.averaged {
         Some(m) if m.saved => format!("mean of epochs {}-{}", m.first_epoch, m.last_epoch),

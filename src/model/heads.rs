@@ -15,6 +15,8 @@ pub struct Heads {
     document_proj: nn::Linear,
     document_out: nn::Linear,
     dropout: f64,
+    /// The document head also reads the mean sentence-sentiment distribution.
+    document_sees_sentences: bool,
 }
 
 /// Raw outputs for one document.
@@ -32,17 +34,22 @@ pub struct HeadOutputs {
 }
 
 impl Heads {
-    pub fn new(p: &nn::Path, hidden: i64, dropout: f64) -> Self {
+    /// `document_sees_sentences`: the document head reads, beside the pooled states, the
+    /// mean of the sentence-sentiment probabilities (held fixed for its gradient, so the
+    /// document label never pulls a sentence towards the document's tone).
+    pub fn new(p: &nn::Path, hidden: i64, dropout: f64, document_sees_sentences: bool) -> Self {
         let p = p / "heads";
         let c = nn::LinearConfig::default();
+        let document_in = 2 * hidden + if document_sees_sentences { SENTIMENTS } else { 0 };
         Heads {
             entity: nn::linear(&p / "entity", hidden, EntityLabel::NUM_BIO_TAGS as i64, c),
             promo: nn::linear(&p / "promo", hidden, PROMO_TAGS, c),
             sentence_proj: nn::linear(&p / "sentence_proj", hidden, hidden, c),
             sentence_out: nn::linear(&p / "sentence_out", hidden, SENTIMENTS, c),
-            document_proj: nn::linear(&p / "document_proj", 2 * hidden, hidden, c),
+            document_proj: nn::linear(&p / "document_proj", document_in, hidden, c),
             document_out: nn::linear(&p / "document_out", hidden, SENTIMENTS + 1, c),
             dropout,
+            document_sees_sentences,
         }
     }
 
@@ -57,6 +64,7 @@ impl Heads {
             document_proj: lin(&self.document_proj),
             document_out: lin(&self.document_out),
             dropout: self.dropout,
+            document_sees_sentences: self.document_sees_sentences,
         }
     }
 
@@ -75,7 +83,16 @@ impl Heads {
             tokens.mean_dim(Some(&[0i64][..]), false, Kind::Float)
         };
         let max = tokens.amax(&[0i64][..], false);
-        let doc = Tensor::cat(&[mean, max], 0).dropout(self.dropout, train);
+        let mut parts = vec![mean, max];
+        if self.document_sees_sentences {
+            let kind = parts[0].kind();
+            parts.push(if n_sent > 0 {
+                sentence_logits.detach().softmax(-1, Kind::Float).mean_dim(Some(&[0i64][..]), false, Kind::Float).to_kind(kind)
+            } else {
+                Tensor::full(&[SENTIMENTS], 1.0 / SENTIMENTS as f64, (kind, tokens.device()))
+            });
+        }
+        let doc = Tensor::cat(&parts, 0).dropout(self.dropout, train);
         let d = self.document_proj.forward(&doc).tanh().apply(&self.document_out);
         HeadOutputs {
             entity_logits,

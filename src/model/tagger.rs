@@ -31,6 +31,10 @@ pub struct TaggerConfig {
     pub sentiments: Vec<String>,
     /// Storage type of weights.ot.
     pub weights_dtype: String,
+    /// The document head also reads the mean sentence-sentiment distribution (models
+    /// trained before this option existed do not).
+    #[serde(default)]
+    pub document_sees_sentences: bool,
     /// Decoder thresholds, tuned on the dev set after training.
     #[serde(default)]
     pub decode: crate::decode::DecodeConfig,
@@ -49,6 +53,7 @@ impl TaggerConfig {
             promo_tags: vec!["O".into(), "B-PROMO".into(), "I-PROMO".into()],
             sentiments: crate::labels::Sentiment::ALL.iter().map(|s| s.as_str().to_string()).collect(),
             weights_dtype: "float16".into(),
+            document_sees_sentences: false,
             decode: crate::decode::DecodeConfig::default(),
         }
     }
@@ -123,16 +128,16 @@ impl Tagger {
         }
         let weights = BaseWeights::open(&base)?;
         let encoder = Encoder::from_base(&weights, cfg, layers - config.tuned_layers, Some(&tuned_vs.root()))?;
-        let heads = Heads::new(&tuned_vs.root().set_group(1), cfg.hidden_size, config.dropout);
+        let heads = Heads::new(&tuned_vs.root().set_group(1), cfg.hidden_size, config.dropout, config.document_sees_sentences);
         let tokenizer = tokenizer.join().map_err(|_| FintagError::Tokenizer("the tokenizer failed to load".into()))??;
         Ok(Tagger { config, base, tokenizer: std::sync::Arc::new(tokenizer), encoder, heads, base_weights: weights, tuned_vs })
     }
 
     /// A fresh model for training: tuned layers start from the base weights, heads random.
-    pub fn fresh(name: &str, base_dir: &Path, tuned_layers: usize, seed: i64) -> Result<Self> {
+    pub fn fresh(name: &str, base_dir: &Path, tuned_layers: usize, document_sees_sentences: bool, seed: i64) -> Result<Self> {
         tch::manual_seed(seed);
         let base = BaseModelDir::open(base_dir)?;
-        let config = TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers);
+        let config = TaggerConfig { document_sees_sentences, ..TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers) };
         let t = Self::build(config, base)?;
         for (name, mut var) in t.tuned_vs.variables() {
             if name.starts_with("encoder.") {
