@@ -307,7 +307,10 @@ fn evaluate_and_keep(
     Ok((metrics, kept))
 }
 
-/// Trains a model and writes the best epoch's checkpoint and metrics.json into `out`; also
+/// The training curves page written next to metrics.json.
+pub const TRAINING_PAGE: &str = "training.html";
+
+/// Trains a model and writes the best epoch's checkpoint, metrics.json and training.html into `out`; also
 /// returns the model as it is after the last epoch (tests compare it with the checkpoint).
 pub fn train_model(
     base_dir: &Path,
@@ -458,6 +461,8 @@ pub fn train_model(
         config: cfg.clone(),
     };
     write_json(&out.join("metrics.json"), &outcome)?;
+    std::fs::write(out.join(TRAINING_PAGE), crate::formats::report::training_page(&outcome))
+        .map_err(|e| FintagError::io(out.join(TRAINING_PAGE), e))?;
     Ok((outcome, tagger))
 }
 

@@ -38,7 +38,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
     let out = dir.path().join("smoke");
     let (outcome, trained) = train_model(&base, train, dev, &out, &cfg, &mut Silent).unwrap();
     assert_eq!(outcome.best_epoch, 1);
-    for f in ["config.json", "weights.ot", "metrics.json", "dev_report.json"] {
+    for f in ["config.json", "weights.ot", "metrics.json", "dev_report.json", "training.html"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let reloaded = Tagger::load(&out, &base).unwrap();
@@ -79,6 +79,12 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
     assert_eq!(outcome.best_dev_score, best_epoch.max(avg.metrics.dev_score));
     let metrics = std::fs::read_to_string(out.join("metrics.json")).unwrap();
     assert!(metrics.contains("\"averaged\"") && metrics.contains("\"average_last\": 2"), "{metrics}");
+    // the curves page: both charts, one table row per epoch, and what was kept
+    let page = std::fs::read_to_string(out.join("training.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 2);
+    assert_eq!(page.matches("<tr").count(), 1 + 3, "a header and three epochs");
+    let kept = if avg.saved { "kept: the mean of the weights after epochs 2–3" } else { "the mean of epochs 2–3 scored" };
+    assert!(page.contains(kept), "{kept}");
     // the model handed back is the last epoch's, not the average
     let last_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&last, dev, &Default::default()));
     assert!((last_score - outcome.epochs[2].metrics.dev_score).abs() < 1e-9, "{last_score} vs {}", outcome.epochs[2].metrics.dev_score);

@@ -32,6 +32,113 @@ pub fn curve_svg(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)],
     svg
 }
 
+/// Several named lines in one chart as SVG, with a legend; `x` and `y` are the axis ranges.
+pub fn series_svg(
+    title: &str,
+    (xlabel, ylabel): (&str, &str),
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> String {
+    const COLOURS: [RGBColor; 6] = [
+        RGBColor(200, 40, 40),
+        RGBColor(40, 90, 200),
+        RGBColor(30, 150, 60),
+        RGBColor(200, 130, 0),
+        RGBColor(130, 60, 170),
+        RGBColor(90, 90, 90),
+    ];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 360)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x, y);
+        if let Ok(mut chart) = chart {
+            let _ = chart.configure_mesh().x_desc(xlabel).y_desc(ylabel).draw();
+            for (i, (name, points)) in series.iter().enumerate() {
+                let colour = COLOURS[i % COLOURS.len()];
+                if let Ok(drawn) = chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2))) {
+                    drawn.label(*name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+                }
+            }
+            let _ = chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// The training curves of a run (metrics.json) as a self-contained HTML page: the five dev
+/// metrics and their mean per epoch, and the training loss.
+pub fn training_page(o: &crate::train::TrainOutcome) -> String {
+    let n = o.epochs.len().max(1) as f64;
+    let curve = |f: &dyn Fn(&crate::train::DevMetrics) -> f64| o.epochs.iter().map(|e| (e.epoch as f64, f(&e.metrics))).collect::<Vec<_>>();
+    let dev = series_svg(
+        "dev metrics per epoch",
+        ("epoch", "score"),
+        1.0..n.max(2.0),
+        0.0..1.02,
+        &[
+            ("dev score (mean)", curve(&|m| m.dev_score)),
+            ("entity F1", curve(&|m| m.entity_f1)),
+            ("PROMO char F1", curve(&|m| m.promo_char_f1)),
+            ("sentence F1", curve(&|m| m.sentence_macro_f1)),
+            ("document F1", curve(&|m| m.document_macro_f1)),
+            ("clickbait AUC", curve(&|m| m.clickbait_auc)),
+        ],
+    );
+    let losses: Vec<(f64, f64)> = o.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
+    let top = losses.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-6) * 1.05;
+    let loss = series_svg("training loss per epoch", ("epoch", "loss"), 1.0..n.max(2.0), 0.0..top, &[("mean training loss", losses)]);
+    let mut rows = String::new();
+    for e in &o.epochs {
+        let m = &e.metrics;
+        rows.push_str(&format!(
+            "<tr{}><td>{}</td><td>{:.4}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.4}</td><td>{:.0}</td></tr>",
+            if e.epoch == o.best_epoch { " class=\"sum\"" } else { "" },
+            e.epoch, e.train_loss, m.entity_f1, m.promo_char_f1, m.sentence_macro_f1, m.document_macro_f1, m.clickbait_auc, m.dev_score, e.seconds
+        ));
+    }
+    let kept = match &o.averaged {
+        Some(a) if a.saved => {
+            format!("the mean of the weights after epochs {}–{} (dev score {:.4})", a.first_epoch, a.last_epoch, a.metrics.dev_score)
+        }
+        Some(a) => format!(
+            "epoch {} (dev score {:.4}; the mean of epochs {}–{} scored {:.4})",
+            o.best_epoch, o.best_dev_score, a.first_epoch, a.last_epoch, a.metrics.dev_score
+        ),
+        None => format!("epoch {} (dev score {:.4})", o.best_epoch, o.best_dev_score),
+    };
+    format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>fintag training: {name}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem auto;color:#222}}table{{border-collapse:collapse;margin:.5rem 0}}td,th{{border:1px solid #ddd;padding:.2rem .5rem;text-align:right}}.sum td{{font-weight:bold}}.grid{{display:flex;flex-wrap:wrap;gap:1.5rem}}</style></head><body>
+<h1>fintag training: {name}</h1><p>{train} training and {dev} dev documents · {secs:.0} s ({cache:.0} s caching the frozen layers) · kept: {kept}</p>
+<div class="grid">{dev_svg}{loss_svg}</div>
+<table><tr><th>epoch</th><th>loss</th><th>entity F1</th><th>PROMO char F1</th><th>sentence F1</th><th>document F1</th><th>clickbait AUC</th><th>dev score</th><th>s</th></tr>{rows}</table>
+</body></html>
+"#,
+        name = esc(&o.config.name),
+        train = o.train_docs,
+        dev = o.dev_docs,
+        secs = o.seconds,
+        cache = o.cache_seconds,
+        kept = kept,
+        dev_svg = dev,
+        loss_svg = loss,
+        rows = rows,
+    )
+}
+
 /// A confusion matrix heatmap as SVG (rows gold, columns predicted).
 pub fn heatmap_svg(title: &str, labels: &[String], m: &[Vec<usize>]) -> String {
     let n = labels.len();
