@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the shipped model models/fintag-de (fixed seed, deterministic on CPU).
 # Runs on CPU in well under two hours on two cores; progress and per-epoch dev metrics
-# are printed, metrics.json and dev_report.json land next to the checkpoint.
+# are printed; metrics.json, dev_report.json and training.html (the curves as charts) land
+# next to the checkpoint.
 #
 #   scripts/train.sh [OUT]                       the shipped model, from the corpus it was trained on
 #   CORPUS_REV=worktree scripts/train.sh OUT     the same recipe on the corpus in data/ as it is now

@@ -126,7 +126,13 @@ fn bad_inputs_are_per_document_errors_and_the_run_goes_on() {
     for needle in ["b-empty.txt", "c-binary.bin", "d-huge.txt", "missing.txt", "e-corpus.jsonl:2", "notext", "f-loop"] {
         assert!(joined.contains(needle), "no error record for {needle}:\n{joined}");
     }
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a text file"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a text file"));
+    // one line per failed document, naming it once
+    let missing = d.join("missing.txt").display().to_string();
+    let line = stderr.lines().find(|l| l.contains(&missing)).unwrap();
+    assert_eq!(line.matches(&missing).count(), 1, "{line}");
+    assert!(line.starts_with(&format!("fintag: {missing}: ")), "{line}");
 }
 
 /// Writes `n` short documents (every third one promotional) into a new `docs` folder under

@@ -118,7 +118,7 @@ fn report_error(
     errors: &mut Vec<(String, String)>,
     json: &mut Vec<serde_json::Value>,
 ) -> anyhow::Result<()> {
-    eprintln!("fintag: {id}: {msg}");
+    eprintln!("{}", super::document_error_line(id, msg));
     let record = serde_json::json!({"id": id, "error": msg});
     match format {
         OutputFormat::Jsonl => {

@@ -5,7 +5,7 @@
 use super::{load_pipeline, ModelArgs};
 use clap::Args;
 use fintag::document::Prediction;
-use fintag::formats::input::{InputItem, InputStream, DEFAULT_MAX_BYTES};
+use fintag::formats::input::{InputStream, DEFAULT_MAX_BYTES};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
 use std::io::{BufRead, Seek, Write};
@@ -219,38 +219,20 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     };
     let mut out = Output { file, kind };
 
-    // Reading and decoding run on their own thread, ahead of the model; batches go to
-    // `workers` model replicas and come back in input order.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<InputItem>(a.batch * 4);
-    let inputs = a.inputs.clone();
-    let max_bytes = a.max_bytes;
-    let shard = a.shard;
-    let stdin_jsonl = a.stdin_jsonl;
-    std::thread::spawn(move || {
-        for item in InputStream::new(&inputs, max_bytes).stdin_as_jsonl(stdin_jsonl) {
-            let id = match &item {
-                Ok(d) => d.id.clone(),
-                Err((id, _)) => id.clone(),
-            };
-            if let Some((i, n)) = shard {
-                if shard_of(&id, n) != i {
-                    continue;
-                }
-            }
-            if tx.send(item).is_err() {
-                break;
-            }
-        }
-    });
+    // The batches are read and decoded on predict_stream's feeder thread, ahead of the
+    // model; they go to `workers` model replicas and come back in input order.
     let skipped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let batches = {
         let skipped = skipped.clone();
-        let done = std::sync::Arc::new(done);
-        let items = rx.into_iter().filter(move |item| {
+        let shard = a.shard;
+        let items = InputStream::new(&a.inputs, a.max_bytes).stdin_as_jsonl(a.stdin_jsonl).filter(move |item| {
             let id = match item {
                 Ok(d) => &d.id,
                 Err((id, _)) => id,
             };
+            if shard.is_some_and(|(i, n)| shard_of(id, n) != i) {
+                return false;
+            }
             let seen = done.contains(id);
             if seen {
                 skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -277,7 +259,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
             let r = result.map_err(|e| e.to_string());
             if let Err(e) = &r {
                 errors += 1;
-                bar.suspend(|| eprintln!("fintag: {id}: {e}"));
+                bar.suspend(|| eprintln!("{}", super::document_error_line(&id, e)));
             }
             if out.write(&id, &r, a.threshold)? {
                 flagged += 1;

@@ -136,6 +136,16 @@ pub enum BaseCommand {
     },
 }
 
+/// The stderr line for a document that failed: its id, then the reason (error messages
+/// that already begin with the path or line they are about do not repeat it).
+pub fn document_error_line(id: &str, msg: &str) -> String {
+    if msg.starts_with(id) {
+        format!("fintag: {msg}")
+    } else {
+        format!("fintag: {id}: {msg}")
+    }
+}
+
 /// The machine's cores, or $FINTAG_THREADS when set.
 pub fn cores() -> usize {
     let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -229,7 +239,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             for item in fintag::formats::input::InputStream::new(&[input], fintag::formats::input::DEFAULT_MAX_BYTES) {
                 match item {
                     Ok(d) => docs.push(d),
-                    Err((id, e)) => eprintln!("fintag: {id}: {e}"),
+                    Err((id, e)) => eprintln!("{}", document_error_line(&id, &e.to_string())),
                 }
             }
             let mut text = String::new();
