@@ -8,34 +8,27 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// A line chart of (x, y) points as SVG.
+/// A line chart of (x, y) points in the unit square as SVG (ROC and PR curves), with the
+/// diagonal in grey when asked.
 pub fn curve_svg(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)], diagonal: bool) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (360, 320)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.02f64);
-        if let Ok(mut chart) = chart {
-            let _ = chart.configure_mesh().x_desc(xlabel).y_desc(ylabel).draw();
-            if diagonal {
-                let _ = chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], RGBColor(180, 180, 180)));
-            }
-            let _ = chart.draw_series(LineSeries::new(points.iter().copied(), RGBColor(200, 40, 40).stroke_width(2)));
-        }
-        let _ = root.present();
+    let mut series = vec![Line { name: "", colour: RGBColor(200, 40, 40), points: points.to_vec() }];
+    if diagonal {
+        series.insert(0, Line { name: "", colour: RGBColor(180, 180, 180), points: vec![(0.0, 0.0), (1.0, 1.0)] });
     }
-    svg
+    chart_svg((360, 320), title, (xlabel, ylabel), (0.0..1.0, 0.0..1.02), &series)
+}
+
+/// One line of a chart; lines with a name get a legend entry.
+struct Line<'a> {
+    name: &'a str,
+    colour: RGBColor,
+    points: Vec<(f64, f64)>,
 }
 
 /// Several named lines in one chart as SVG, with a legend; `x` and `y` are the axis ranges.
 pub fn series_svg(
     title: &str,
-    (xlabel, ylabel): (&str, &str),
+    labels: (&str, &str),
     x: std::ops::Range<f64>,
     y: std::ops::Range<f64>,
     series: &[(&str, Vec<(f64, f64)>)],
@@ -48,9 +41,24 @@ pub fn series_svg(
         RGBColor(130, 60, 170),
         RGBColor(90, 90, 90),
     ];
+    let lines: Vec<Line> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, points))| Line { name, colour: COLOURS[i % COLOURS.len()], points: points.clone() })
+        .collect();
+    chart_svg((560, 360), title, labels, (x, y), &lines)
+}
+
+fn chart_svg(
+    size: (u32, u32),
+    title: &str,
+    (xlabel, ylabel): (&str, &str),
+    (x, y): (std::ops::Range<f64>, std::ops::Range<f64>),
+    lines: &[Line],
+) -> String {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (560, 360)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         let _ = root.fill(&WHITE);
         let chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
@@ -60,18 +68,21 @@ pub fn series_svg(
             .build_cartesian_2d(x, y);
         if let Ok(mut chart) = chart {
             let _ = chart.configure_mesh().x_desc(xlabel).y_desc(ylabel).draw();
-            for (i, (name, points)) in series.iter().enumerate() {
-                let colour = COLOURS[i % COLOURS.len()];
-                if let Ok(drawn) = chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2))) {
-                    drawn.label(*name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            for line in lines {
+                let colour = line.colour;
+                let Ok(drawn) = chart.draw_series(LineSeries::new(line.points.iter().copied(), colour.stroke_width(2))) else { continue };
+                if !line.name.is_empty() {
+                    drawn.label(line.name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
                 }
             }
-            let _ = chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw();
+            if lines.iter().any(|l| !l.name.is_empty()) {
+                let _ = chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::LowerRight)
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw();
+            }
         }
         let _ = root.present();
     }
