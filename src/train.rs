@@ -107,6 +107,16 @@ pub struct TrainOutcome {
     pub config: TrainConfig,
 }
 
+impl TrainOutcome {
+    /// What became the saved model: "best epoch N" or "mean of epochs A-B".
+    pub fn kept(&self) -> String {
+        match &self.averaged {
+            Some(m) if m.saved => format!("mean of epochs {}-{}", m.first_epoch, m.last_epoch),
+            _ => format!("best epoch {}", self.best_epoch),
+        }
+    }
+}
+
 /// The dev result of the averaged weights and whether they became the saved model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AveragedSummary {

@@ -83,7 +83,7 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
     let page = std::fs::read_to_string(out.join("training.html")).unwrap();
     assert_eq!(page.matches("<svg").count(), 2);
     assert_eq!(page.matches("<tr").count(), 1 + 3, "a header and three epochs");
-    let kept = if avg.saved { "kept: the mean of the weights after epochs 2–3" } else { "the mean of epochs 2–3 scored" };
+    let kept = if avg.saved { "kept: mean of epochs 2-3 (dev score" } else { "; the mean of epochs 2-3 scored" };
     assert!(page.contains(kept), "{kept}");
     // `fintag model training-page` rebuilds the same page from metrics.json
     assert_eq!(fintag::formats::report::training_page(&fintag::train::read_outcome(&out).unwrap()), page);

@@ -139,12 +139,9 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     let mut obs = Bar { bar, plain, total: 0, started: std::time::Instant::now() };
     let (outcome, _) = train_model(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
     obs.bar.finish_and_clear();
-    let kept = match &outcome.averaged {
-        Some(m) if m.saved => format!("mean of epochs {}-{}", m.first_epoch, m.last_epoch),
-        _ => format!("best epoch {}", outcome.best_epoch),
-    };
     eprintln!(
-        "{kept} (dev score {:.4}); {:.0}s in all ({:.0}s caching frozen layers); model in {}",
+        "{} (dev score {:.4}); {:.0}s in all ({:.0}s caching frozen layers); model in {}",
+        outcome.kept(),
         outcome.best_dev_score,
         outcome.seconds,
         outcome.cache_seconds,

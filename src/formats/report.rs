@@ -11,9 +11,9 @@ fn esc(s: &str) -> String {
 /// A line chart of (x, y) points in the unit square as SVG (ROC and PR curves), with the
 /// diagonal in grey when asked.
 pub fn curve_svg(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)], diagonal: bool) -> String {
-    let mut series = vec![Line { name: "", colour: RGBColor(200, 40, 40), points: points.to_vec() }];
+    let mut series = vec![Line { name: "", colour: RGBColor(200, 40, 40), points }];
     if diagonal {
-        series.insert(0, Line { name: "", colour: RGBColor(180, 180, 180), points: vec![(0.0, 0.0), (1.0, 1.0)] });
+        series.insert(0, Line { name: "", colour: RGBColor(180, 180, 180), points: &[(0.0, 0.0), (1.0, 1.0)] });
     }
     chart_svg((360, 320), title, (xlabel, ylabel), (0.0..1.0, 0.0..1.02), &series)
 }
@@ -22,7 +22,7 @@ pub fn curve_svg(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)],
 struct Line<'a> {
     name: &'a str,
     colour: RGBColor,
-    points: Vec<(f64, f64)>,
+    points: &'a [(f64, f64)],
 }
 
 /// Several named lines in one chart as SVG, with a legend; `x` and `y` are the axis ranges.
@@ -41,11 +41,8 @@ pub fn series_svg(
         RGBColor(130, 60, 170),
         RGBColor(90, 90, 90),
     ];
-    let lines: Vec<Line> = series
-        .iter()
-        .enumerate()
-        .map(|(i, (name, points))| Line { name, colour: COLOURS[i % COLOURS.len()], points: points.clone() })
-        .collect();
+    let lines: Vec<Line> =
+        series.iter().enumerate().map(|(i, (name, points))| Line { name, colour: COLOURS[i % COLOURS.len()], points }).collect();
     chart_svg((560, 360), title, labels, (x, y), &lines)
 }
 
@@ -120,16 +117,11 @@ pub fn training_page(o: &crate::train::TrainOutcome) -> String {
             e.epoch, e.train_loss, m.entity_f1, m.promo_char_f1, m.sentence_macro_f1, m.document_macro_f1, m.clickbait_auc, m.dev_score, e.seconds
         ));
     }
-    let kept = match &o.averaged {
-        Some(a) if a.saved => {
-            format!("the mean of the weights after epochs {}–{} (dev score {:.4})", a.first_epoch, a.last_epoch, a.metrics.dev_score)
-        }
-        Some(a) => format!(
-            "epoch {} (dev score {:.4}; the mean of epochs {}–{} scored {:.4})",
-            o.best_epoch, o.best_dev_score, a.first_epoch, a.last_epoch, a.metrics.dev_score
-        ),
-        None => format!("epoch {} (dev score {:.4})", o.best_epoch, o.best_dev_score),
+    let tried = match &o.averaged {
+        Some(a) if !a.saved => format!("; the mean of epochs {}-{} scored {:.4}", a.first_epoch, a.last_epoch, a.metrics.dev_score),
+        _ => String::new(),
     };
+    let kept = format!("{} (dev score {:.4}{tried})", o.kept(), o.best_dev_score);
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>fintag training: {name}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem auto;color:#222}}table{{border-collapse:collapse;margin:.5rem 0}}td,th{{border:1px solid #ddd;padding:.2rem .5rem;text-align:right}}.sum td{{font-weight:bold}}.grid{{display:flex;flex-wrap:wrap;gap:1.5rem}}</style></head><body>
