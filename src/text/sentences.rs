@@ -82,12 +82,14 @@ fn split_line(chars: &[char], start: usize, end: usize, out: &mut Vec<SentenceBo
         while k < end && chars[k].is_whitespace() {
             k += 1;
         }
-        if k >= end {
-            break; // only whitespace follows on this line
+        if chars[k..end].iter().all(|&c| c.is_whitespace() || is_emoji(c)) {
+            break; // only whitespace, or emoji closing the line ("… frei! 🚀"), follows
         }
         let next = chars[k];
         let single_dot = run_len == 1 && chars[i] == '.';
-        let blocked = next.is_lowercase() || (single_dot && dot_is_not_an_ending(chars, start, i));
+        // Nothing but symbols so far ("🫠 Weiter geht's."): no sentence of its own.
+        let nothing_yet = !chars[sent_start..i].iter().any(|c| c.is_alphanumeric());
+        let blocked = nothing_yet || next.is_lowercase() || (single_dot && dot_is_not_an_ending(chars, start, i));
         if !blocked {
             push_trimmed(chars, sent_start, j, out);
             sent_start = k;
@@ -187,6 +189,12 @@ mod tests {
     fn emoji_end_sentences_in_posts() {
         let t = "Bin ziemlich happy 😀 Umsatz +20 % – läuft. Kurs runter 📉 aber egal 💪🏼 Wie seht ihr das?";
         assert_eq!(texts(t), vec!["Bin ziemlich happy 😀", "Umsatz +20 % – läuft.", "Kurs runter 📉 aber egal 💪🏼", "Wie seht ihr das?"]);
+    }
+
+    #[test]
+    fn emoji_closing_a_line_stay_with_its_last_sentence() {
+        let t = "Nur noch 20 Plätze frei! 🚀\nWer ist noch dabei? 🚢 🤔\nTop. 🫠 Weiter geht's.";
+        assert_eq!(texts(t), vec!["Nur noch 20 Plätze frei! 🚀", "Wer ist noch dabei? 🚢 🤔", "Top.", "🫠 Weiter geht's."]);
     }
 
     #[test]
