@@ -9,7 +9,7 @@ use crate::error::{FintagError, Result};
 use crate::labels::{EntityLabel, SpanLabel};
 use crate::metrics::{evaluate, Report};
 use crate::model::base::write_json;
-use crate::model::tagger::{PreparedDoc, Tagger};
+use crate::model::tagger::{FreshModel, PreparedDoc, Tagger};
 use crate::pipeline::{predict_with, DEFAULT_MAX_CHARS};
 use crate::text::SentenceBounds;
 use rand::seq::SliceRandom;
@@ -67,6 +67,18 @@ impl Default for TrainConfig {
             average_last: 0,
             label_smoothing: 0.0,
             document_sees_sentences: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The model this configuration trains, before its first step.
+    pub fn fresh_model(&self) -> FreshModel<'_> {
+        FreshModel {
+            name: &self.name,
+            tuned_layers: self.tuned_layers,
+            document_sees_sentences: self.document_sees_sentences,
+            seed: self.seed as i64,
         }
     }
 }
@@ -349,7 +361,7 @@ pub fn train_model(
         return Err(FintagError::Invalid("no training documents".into()));
     }
     let t0 = Instant::now();
-    let tagger = Tagger::fresh(&cfg.name, base_dir, cfg.tuned_layers, cfg.document_sees_sentences, cfg.seed as i64)?;
+    let tagger = Tagger::fresh(base_dir, &cfg.fresh_model())?;
     obs.message(&format!("caching the frozen layers 0..{} for {} documents", tagger.split_layer(), train_docs.len()));
     let mut examples = prepare_examples(&tagger, train_docs)?;
     let cache_seconds = t0.elapsed().as_secs_f64();

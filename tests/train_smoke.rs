@@ -5,7 +5,7 @@ mod common;
 
 use fintag::document::{Document, LabelledDocument};
 use fintag::formats::jsonl::read_labelled;
-use fintag::model::tagger::Tagger;
+use fintag::model::tagger::{FreshModel, Tagger};
 use fintag::pipeline::Pipeline;
 use fintag::train::{mean_loss, train_model, Silent, TrainConfig};
 
@@ -32,8 +32,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
         document_sees_sentences: true,
         ..TrainConfig::default()
     };
-    let before =
-        mean_loss(&Tagger::fresh("smoke", &base, cfg.tuned_layers, cfg.document_sees_sentences, cfg.seed as i64).unwrap(), train).unwrap();
+    let before = mean_loss(&Tagger::fresh(&base, &cfg.fresh_model()).unwrap(), train).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("smoke");
     let (outcome, trained) = train_model(&base, train, dev, &out, &cfg, &mut Silent).unwrap();
@@ -100,7 +99,7 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
 fn a_model_on_another_base_is_refused_with_the_reason() {
     let base = common::base_dir();
     let dir = tempfile::tempdir().unwrap();
-    let t = Tagger::fresh("x", &base, 1, false, 1).unwrap();
+    let t = Tagger::fresh(&base, &FreshModel { name: "x", tuned_layers: 1, document_sees_sentences: false, seed: 1 }).unwrap();
     t.save(dir.path()).unwrap();
     let cfg_path = dir.path().join("config.json");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();

@@ -14,6 +14,18 @@ use tch::{nn, Device, Kind, Tensor};
 pub const WEIGHTS_FILE: &str = "weights.ot";
 pub const CONFIG_FILE: &str = "config.json";
 
+/// The choices that shape a model before training (`Tagger::fresh`).
+#[derive(Debug, Clone)]
+pub struct FreshModel<'a> {
+    pub name: &'a str,
+    /// How many of the encoder's top layers are trained (the rest stay frozen).
+    pub tuned_layers: usize,
+    /// The document head also reads the mean sentence-sentiment distribution.
+    pub document_sees_sentences: bool,
+    /// Seeds libtorch before the heads are initialised.
+    pub seed: i64,
+}
+
 /// config.json of a fintag model directory.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaggerConfig {
@@ -134,10 +146,13 @@ impl Tagger {
     }
 
     /// A fresh model for training: tuned layers start from the base weights, heads random.
-    pub fn fresh(name: &str, base_dir: &Path, tuned_layers: usize, document_sees_sentences: bool, seed: i64) -> Result<Self> {
-        tch::manual_seed(seed);
+    pub fn fresh(base_dir: &Path, shape: &FreshModel) -> Result<Self> {
+        tch::manual_seed(shape.seed);
         let base = BaseModelDir::open(base_dir)?;
-        let config = TaggerConfig { document_sees_sentences, ..TaggerConfig::new(name, &base.manifest.source_sha256, tuned_layers) };
+        let config = TaggerConfig {
+            document_sees_sentences: shape.document_sees_sentences,
+            ..TaggerConfig::new(shape.name, &base.manifest.source_sha256, shape.tuned_layers)
+        };
         let t = Self::build(config, base)?;
         for (name, mut var) in t.tuned_vs.variables() {
             if name.starts_with("encoder.") {
