@@ -162,6 +162,22 @@ fn word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
+/// `s` moved forward past the characters (by index) that `trim` accepts, never beyond `e`.
+fn trim_front(mut s: usize, e: usize, trim: impl Fn(usize) -> bool) -> usize {
+    while s < e && trim(s) {
+        s += 1;
+    }
+    s
+}
+
+/// `e` moved back past the characters (by index) that `trim` accepts, never before `s`.
+fn trim_back(s: usize, mut e: usize, trim: impl Fn(usize) -> bool) -> usize {
+    while e > s && trim(e - 1) {
+        e -= 1;
+    }
+    e
+}
+
 /// Widens [s, e) to whole words and trims edge punctuation.
 fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
     while s > 0 && s < chars.len() && word_char(chars[s]) && word_char(chars[s - 1]) {
@@ -171,15 +187,11 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
         e += 1;
     }
     // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro")
-    while s < e && edge_trim(chars[s]) && !(matches!(chars[s], '-' | '–') && s + 1 < e && chars[s + 1].is_ascii_digit()) {
-        s += 1;
-    }
-    while e > s
-        && (edge_trim(chars[e - 1])
-            || (chars[e - 1] == '.' && e - s > 1 && !chars[s..e - 1].contains(&'.') && !abbreviation_dot(chars, s, e)))
-    {
-        e -= 1;
-    }
+    let s = trim_front(s, e, |i| edge_trim(chars[i]) && !(matches!(chars[i], '-' | '–') && i + 1 < e && chars[i + 1].is_ascii_digit()));
+    // a final dot goes unless it ends an abbreviation or the name has dots of its own
+    let e = trim_back(s, e, |i| {
+        edge_trim(chars[i]) || (chars[i] == '.' && i > s && !chars[s..i].contains(&'.') && !abbreviation_dot(chars, s, i + 1))
+    });
     (s < e).then_some((s, e))
 }
 
@@ -232,21 +244,14 @@ fn without_trailing_number(chars: &[char], s: usize, mut e: usize) -> Option<(us
         if !bare {
             return (s < e).then_some((s, e));
         }
-        e = w - 1;
-        while e > s && chars[e - 1].is_whitespace() {
-            e -= 1;
-        }
+        e = trim_back(s, w - 1, |i| chars[i].is_whitespace());
     }
 }
 
 /// Only whitespace trimmed (the decoder without word snapping).
-fn trim_space(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
-    while s < e && chars[s].is_whitespace() {
-        s += 1;
-    }
-    while e > s && chars[e - 1].is_whitespace() {
-        e -= 1;
-    }
+fn trim_space(chars: &[char], s: usize, e: usize) -> Option<(usize, usize)> {
+    let s = trim_front(s, e, |i| chars[i].is_whitespace());
+    let e = trim_back(s, e, |i| chars[i].is_whitespace());
     (s < e).then_some((s, e))
 }
 
@@ -475,10 +480,7 @@ fn with_whole_quoted_titles(chars: &[char], spans: Vec<ScoredSpan>) -> Vec<Score
         if let (SpanLabel::Entity(EntityLabel::Product), Some(close)) = (s.label, close) {
             let end = chars[s.end..].iter().take(MAX_TITLE_SCAN).position(|&c| c == close || c == '\n').map(|off| s.end + off);
             if let Some(end) = end.filter(|&e| e > s.end && chars[e] == close) {
-                let mut e = end;
-                while e > s.end && edge_trim(chars[e - 1]) {
-                    e -= 1;
-                }
+                let e = trim_back(s.end, end, |i| edge_trim(chars[i]));
                 let words = chars[s.start..e].split(|c| c.is_whitespace()).filter(|w| !w.is_empty()).count();
                 if e > s.end && words <= MAX_TITLE_WORDS {
                     s.end = e;
@@ -506,13 +508,9 @@ pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], threshold:
             continue;
         }
         if cfg.promo_by_sentence && share >= cfg.whole_sentence_share {
-            let (mut s, mut e) = (sent.start, sent.end);
-            while s < e && (chars[s].is_whitespace() || is_symbol_emoji(chars[s])) {
-                s += 1;
-            }
-            while e > s && (chars[e - 1].is_whitespace() || is_symbol_emoji(chars[e - 1])) {
-                e -= 1;
-            }
+            let blank = |i: usize| chars[i].is_whitespace() || is_symbol_emoji(chars[i]);
+            let s = trim_front(sent.start, sent.end, blank);
+            let e = trim_back(s, sent.end, blank);
             if s < e {
                 let score = content.iter().map(|&t| promo[t]).sum::<f32>() / content.len() as f32;
                 out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score, text: chars[s..e].iter().collect() });
@@ -559,16 +557,9 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
     while e > 0 && e < se && word_char(chars[e - 1]) && word_char(chars[e]) {
         e += 1;
     }
-    while s < e && (chars[s].is_whitespace() || is_symbol_emoji(chars[s]) || matches!(chars[s], ',' | ';' | ':' | '–' | '-')) {
-        s += 1;
-    }
-    while e > s
-        && (chars[e - 1].is_whitespace()
-            || is_symbol_emoji(chars[e - 1])
-            || matches!(chars[e - 1], ',' | ';' | ':' | '–' | '-' | '.' | '!' | '?'))
-    {
-        e -= 1;
-    }
+    let blank = |c: char| c.is_whitespace() || is_symbol_emoji(c) || matches!(c, ',' | ';' | ':' | '–' | '-');
+    let s = trim_front(s, e, |i| blank(chars[i]));
+    let e = trim_back(s, e, |i| blank(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
     (s, e)
 }
 
