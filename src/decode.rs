@@ -236,10 +236,7 @@ fn without_leading_lowercase(chars: &[char], s: usize, e: usize) -> usize {
 /// ("Porsche 5" → "Porsche"); None when nothing else is left.
 fn without_trailing_number(chars: &[char], s: usize, mut e: usize) -> Option<(usize, usize)> {
     loop {
-        let mut w = e;
-        while w > s && (chars[w - 1].is_ascii_digit() || matches!(chars[w - 1], '.' | ',')) {
-            w -= 1;
-        }
+        let w = trim_back(s, e, |i| chars[i].is_ascii_digit() || matches!(chars[i], '.' | ','));
         let bare = w < e && chars[w..e].iter().any(char::is_ascii_digit) && w > s && chars[w - 1] == ' ';
         if !bare {
             return (s < e).then_some((s, e));
@@ -250,17 +247,15 @@ fn without_trailing_number(chars: &[char], s: usize, mut e: usize) -> Option<(us
 
 /// Only whitespace trimmed (the decoder without word snapping).
 fn trim_space(chars: &[char], s: usize, e: usize) -> Option<(usize, usize)> {
-    let s = trim_front(s, e, |i| chars[i].is_whitespace());
-    let e = trim_back(s, e, |i| chars[i].is_whitespace());
+    let space = |i: usize| chars[i].is_whitespace();
+    let s = trim_front(s, e, space);
+    let e = trim_back(s, e, space);
     (s < e).then_some((s, e))
 }
 
 /// Whether a trailing dot belongs to the span ("Mrd.", "Inc.", "Co.").
 fn abbreviation_dot(chars: &[char], s: usize, e: usize) -> bool {
-    let mut w = e - 1;
-    while w > s && word_char(chars[w - 1]) {
-        w -= 1;
-    }
+    let w = trim_back(s, e - 1, |i| word_char(chars[i]));
     let word: String = chars[w..e - 1].iter().collect::<String>().to_lowercase();
     matches!(word.as_str(), "inc" | "co" | "corp" | "ltd" | "mrd" | "mio" | "bio" | "tsd" | "st")
 }
