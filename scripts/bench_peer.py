@@ -80,6 +80,8 @@ def main():
     ap.add_argument("--onnx-file", default="target/bench/fintag.onnx")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--batch-tokens", type=int, default=1024)
+    ap.add_argument("--promo-threshold", type=float, default=0.5,
+                    help="a token is promotional when P(B) + P(I) exceeds this (fintag: the model's promo_threshold_flagged)")
     a = ap.parse_args()
 
     import torch
@@ -153,7 +155,7 @@ def main():
                 ent.append(int(np.argmax(e[row])))
                 z = p[row] - p[row].max()
                 pr = np.exp(z) / np.exp(z).sum()
-                pro.append(bool(pr[1] + pr[2] > 0.5))
+                pro.append(bool(pr[1] + pr[2] > a.promo_threshold))
             out.write(json.dumps({"id": doc_id, "ids": ids, "entity": ent, "promo": pro}) + "\n")
     print(json.dumps({"engine": a.engine, "docs": len(docs), "seconds": time.time() - t0,
                       "tokens": sum(len(p[1]) for p in prepared)}))

@@ -236,7 +236,9 @@ pub struct TokenDecisions {
     pub ids: Vec<i64>,
     /// Argmax BIO tag per token (0 = O, see labels::EntityLabel::from_tag).
     pub entity: Vec<usize>,
-    /// Whether each token is promotional (P(B) + P(I) above the threshold).
+    /// Whether each token is promotional: P(B) + P(I) above the threshold PROMO spans are
+    /// decided at in documents the clickbait head flags (`promo_threshold_flagged`; the
+    /// shipped decoder gives unflagged documents no PROMO at all).
     pub promo: Vec<bool>,
     pub clickbait: f32,
 }
@@ -258,7 +260,7 @@ impl Pipeline {
                     id: d.id.clone(),
                     ids: p.encoding.tokens.iter().map(|t| t.id).collect(),
                     entity,
-                    promo: probs.promo.iter().map(|x| *x > self.decode.promo_threshold).collect(),
+                    promo: probs.promo.iter().map(|x| *x > self.decode.promo_threshold_flagged).collect(),
                     clickbait: probs.clickbait,
                 })
             })
