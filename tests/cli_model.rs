@@ -1,6 +1,6 @@
 //! The product surface end to end through the binary, on the shipped model:
 //! classify (all formats, filters, bad input), flag (CSV/JSONL, resume, shards, exit codes,
-//! refusal to overwrite, SIGKILL safety) and eval (--pred, --json, --html).
+//! refusal to overwrite, SIGKILL safety), eval (--pred, --json, --html) and model tags.
 
 mod common;
 
@@ -345,4 +345,22 @@ fn missing_base_or_model_gives_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     classify_fails_with(&["--base".as_ref(), dir.path().as_os_str()], "make setup");
     classify_fails_with(&["--model".as_ref(), dir.path().as_os_str()], "not a fintag model directory");
+}
+
+/// `fintag model tags` is what the benchmark compares runtimes on: its PROMO decisions must
+/// be taken at the threshold the decoder makes spans at, so a promotional article has
+/// promotional tokens and a plain one none.
+#[test]
+fn model_tags_mark_the_tokens_promo_spans_are_made_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tags.jsonl");
+    fintag().args(["model", "tags", "data/samples", "--out"]).arg(&out).assert().success();
+    let recs = jsonl(&std::fs::read(&out).unwrap());
+    let by_id = |id: &str| recs.iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no record for {id}"));
+    let promo_tokens = |r: &serde_json::Value| r["promo"].as_array().unwrap().iter().filter(|p| p.as_bool().unwrap()).count();
+    let (promo, plain) = (by_id("data/samples/alibaba-promo.txt"), by_id("data/samples/siemens-energy.html"));
+    assert_eq!(promo["promo"].as_array().unwrap().len(), promo["ids"].as_array().unwrap().len());
+    // the sample's three PROMO sentences are about 40 of its 250 tokens
+    assert!(promo_tokens(promo) >= 20, "{} promotional tokens", promo_tokens(promo));
+    assert_eq!(promo_tokens(plain), 0);
 }
