@@ -12,6 +12,7 @@ use crate::document::{Prediction, ScoredSentence, ScoredSpan, SentimentScores};
 use crate::labels::{EntityLabel, Sentiment, SpanLabel};
 use crate::model::heads::HeadOutputs;
 use crate::model::tagger::PreparedDoc;
+use crate::text::is_emoji;
 
 /// Thresholds of the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -151,11 +152,7 @@ fn edge_trim(c: char) -> bool {
                 | '*'
                 | '…'
         )
-        || is_symbol_emoji(c)
-}
-
-fn is_symbol_emoji(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D)
+        || is_emoji(c)
 }
 
 fn word_char(c: char) -> bool {
@@ -503,7 +500,7 @@ pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], threshold:
             continue;
         }
         if cfg.promo_by_sentence && share >= cfg.whole_sentence_share {
-            let blank = |i: usize| chars[i].is_whitespace() || is_symbol_emoji(chars[i]);
+            let blank = |i: usize| chars[i].is_whitespace() || is_emoji(chars[i]);
             let s = trim_front(sent.start, sent.end, blank);
             let e = trim_back(s, sent.end, blank);
             if s < e {
@@ -552,7 +549,7 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
     while e > 0 && e < se && word_char(chars[e - 1]) && word_char(chars[e]) {
         e += 1;
     }
-    let blank = |c: char| c.is_whitespace() || is_symbol_emoji(c) || matches!(c, ',' | ';' | ':' | '–' | '-');
+    let blank = |c: char| c.is_whitespace() || is_emoji(c) || matches!(c, ',' | ';' | ':' | '–' | '-');
     let s = trim_front(s, e, |i| blank(chars[i]));
     let e = trim_back(s, e, |i| blank(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
     (s, e)

@@ -3,11 +3,8 @@
 use super::Problem;
 use crate::document::LabelledDocument;
 use crate::labels::{EntityLabel, Sentiment, SpanLabel};
+use crate::text::is_emoji;
 use std::collections::{BTreeMap, HashMap};
-
-fn is_emoji(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D)
-}
 
 /// Every rule violation of one document, as messages.
 pub fn check_document(d: &LabelledDocument) -> Vec<String> {

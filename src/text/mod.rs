@@ -6,4 +6,4 @@ pub mod sentences;
 
 pub use decode::{decode_bytes, html_to_text, DecodedText, SourceEncoding};
 pub use offsets::CharIndex;
-pub use sentences::{split_sentences, SentenceBounds};
+pub use sentences::{is_emoji, split_sentences, SentenceBounds};

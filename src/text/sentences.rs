@@ -22,7 +22,10 @@ const ABBREVIATIONS: &[&str] = &[
 const TERMINALS: &[char] = &['.', '!', '?', '…'];
 
 /// Emoji and pictographs: in posts they often end a sentence in place of punctuation.
-fn is_emoji(c: char) -> bool {
+/// Emoji and pictographic symbols (with their variation selector and joiner): the splitter
+/// treats them as sentence ends, the decoder and the data checks never let a span edge sit
+/// on one.
+pub fn is_emoji(c: char) -> bool {
     matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0xFE0F | 0x200D)
 }
 
