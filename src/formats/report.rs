@@ -90,22 +90,22 @@ fn chart_svg(
 /// metrics and their mean per epoch, and the training loss.
 pub fn training_page(o: &crate::train::TrainOutcome) -> String {
     let n = o.epochs.len().max(1) as f64;
-    let curve = |f: &dyn Fn(&crate::train::DevMetrics) -> f64| o.epochs.iter().map(|e| (e.epoch as f64, f(&e.metrics))).collect::<Vec<_>>();
+    let curve = |f: &dyn Fn(&crate::train::EpochSummary) -> f64| o.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
     let dev = series_svg(
         "dev metrics per epoch",
         ("epoch", "score"),
         1.0..n.max(2.0),
         0.0..1.02,
         &[
-            ("dev score (mean)", curve(&|m| m.dev_score)),
-            ("entity F1", curve(&|m| m.entity_f1)),
-            ("PROMO char F1", curve(&|m| m.promo_char_f1)),
-            ("sentence F1", curve(&|m| m.sentence_macro_f1)),
-            ("document F1", curve(&|m| m.document_macro_f1)),
-            ("clickbait AUC", curve(&|m| m.clickbait_auc)),
+            ("dev score (mean)", curve(&|e| e.metrics.dev_score)),
+            ("entity F1", curve(&|e| e.metrics.entity_f1)),
+            ("PROMO char F1", curve(&|e| e.metrics.promo_char_f1)),
+            ("sentence F1", curve(&|e| e.metrics.sentence_macro_f1)),
+            ("document F1", curve(&|e| e.metrics.document_macro_f1)),
+            ("clickbait AUC", curve(&|e| e.metrics.clickbait_auc)),
         ],
     );
-    let losses: Vec<(f64, f64)> = o.epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
+    let losses = curve(&|e| e.train_loss);
     let top = losses.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-6) * 1.05;
     let loss = series_svg("training loss per epoch", ("epoch", "loss"), 1.0..n.max(2.0), 0.0..top, &[("mean training loss", losses)]);
     let mut rows = String::new();
