@@ -219,10 +219,19 @@ fn corrupt_or_mismatched_model_directories_are_named() {
     let w = std::fs::read(shipped.join("weights.ot")).unwrap();
     std::fs::write(model.join("weights.ot"), &w[..w.len() / 3]).unwrap();
     classify("weights.ot is unreadable");
-    // weights of another shape: a file holding one tensor under a needed name, wrong size
+    // a file holding one needed tensor, of the wrong size: the missing ones are named first
     let t = tch::Tensor::zeros(&[3, 3], (tch::Kind::Half, tch::Device::Cpu));
     tch::Tensor::save_multi(&[("heads.entity.weight", &t)], model.join("weights.ot")).unwrap();
-    classify("weights.ot lacks tensor");
+    classify("weights.ot lacks tensor encoder.");
+    // every tensor present, one of another shape
+    let mut all = tch::Tensor::load_multi(shipped.join("weights.ot")).unwrap();
+    for (name, tensor) in all.iter_mut() {
+        if name == "heads.entity.weight" {
+            *tensor = t.shallow_clone();
+        }
+    }
+    tch::Tensor::save_multi(&all, model.join("weights.ot")).unwrap();
+    classify("tensor heads.entity.weight has shape [3, 3], the model needs [17, 384]");
     // trained on another base model
     std::fs::copy(shipped.join("weights.ot"), model.join("weights.ot")).unwrap();
     let cfg = std::fs::read_to_string(shipped.join("config.json")).unwrap();

@@ -189,9 +189,17 @@ impl Tagger {
         let mut t = Self::build(config, base)?;
         let stored = Tensor::load_multi(&weights).map_err(|e| err(format!("{WEIGHTS_FILE} is unreadable: {e}")))?;
         let stored: std::collections::HashMap<String, Tensor> = stored.into_iter().collect();
-        let mut vars = t.tuned_vs.variables();
+        // In name order, and every missing tensor before any wrong shape, so one broken file
+        // always gets the same message.
+        let mut vars: Vec<(String, Tensor)> = t.tuned_vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let missing: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).filter(|n| !stored.contains_key(*n)).collect();
+        if let Some(first) = missing.first() {
+            let more = if missing.len() > 1 { format!(" and {} more", missing.len() - 1) } else { String::new() };
+            return Err(err(format!("{WEIGHTS_FILE} lacks tensor {first}{more}")));
+        }
         for (name, var) in vars.iter_mut() {
-            let src = stored.get(name).ok_or_else(|| err(format!("{WEIGHTS_FILE} lacks tensor {name}")))?;
+            let src = stored.get(name.as_str()).ok_or_else(|| err(format!("{WEIGHTS_FILE} lacks tensor {name}")))?;
             if src.size() != var.size() {
                 return Err(err(format!("tensor {name} has shape {:?}, the model needs {:?}", src.size(), var.size())));
             }
