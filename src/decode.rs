@@ -175,13 +175,19 @@ fn trim_back(s: usize, mut e: usize, trim: impl Fn(usize) -> bool) -> usize {
     e
 }
 
-/// Widens [s, e) to whole words and trims edge punctuation.
+/// Widens [s, e) to whole words and trims edge punctuation. None for a span in a word
+/// joined by underscores: a user handle or identifier ("Laborratte_Lea"), which is no
+/// entity (no span of the corpus touches an underscore).
 fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usize)> {
     while s > 0 && s < chars.len() && word_char(chars[s]) && word_char(chars[s - 1]) {
         s -= 1;
     }
     while e < chars.len() && e > 0 && word_char(chars[e - 1]) && word_char(chars[e]) {
         e += 1;
+    }
+    let underscore = |i: usize| chars.get(i) == Some(&'_');
+    if (s > 0 && underscore(s - 1)) || underscore(e) || chars[s..e].contains(&'_') {
+        return None;
     }
     // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro")
     let s = trim_front(s, e, |i| edge_trim(chars[i]) && !(matches!(chars[i], '-' | '–') && i + 1 < e && chars[i + 1].is_ascii_digit()));
@@ -597,6 +603,12 @@ mod tests {
         let d: Vec<char> = "die EZB-Sitzung, -1,2 Mio. Euro".chars().collect();
         assert_eq!(snap_entity(&d, 4, 8), Some((4, 7)));
         assert_eq!(snap_entity(&d, 17, 31), Some((17, 31)));
+        // a name inside a user handle, or the whole handle, is no entity; a name beside it is
+        let h: Vec<char> = "Antwort von Laborratte_Lea: Lea".chars().collect();
+        assert_eq!(snap_entity(&h, 23, 26), None);
+        assert_eq!(snap_entity(&h, 12, 22), None);
+        assert_eq!(snap_entity(&h, 12, 26), None);
+        assert_eq!(snap_entity(&h, 28, 31), Some((28, 31)));
     }
 
     /// One token row: probability `p` on `tag`, the rest spread over the other tags.
