@@ -193,13 +193,19 @@ impl Tagger {
         // always gets the same message.
         let mut vars: Vec<(String, Tensor)> = t.tuned_vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let missing: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).filter(|n| !stored.contains_key(*n)).collect();
+        let mut pairs = Vec::with_capacity(vars.len());
+        let mut missing = Vec::new();
+        for (name, var) in vars {
+            match stored.get(&name) {
+                Some(src) => pairs.push((name, var, src)),
+                None => missing.push(name),
+            }
+        }
         if let Some(first) = missing.first() {
             let more = if missing.len() > 1 { format!(" and {} more", missing.len() - 1) } else { String::new() };
             return Err(err(format!("{WEIGHTS_FILE} lacks tensor {first}{more}")));
         }
-        for (name, var) in vars.iter_mut() {
-            let src = stored.get(name.as_str()).ok_or_else(|| err(format!("{WEIGHTS_FILE} lacks tensor {name}")))?;
+        for (name, mut var, src) in pairs {
             if src.size() != var.size() {
                 return Err(err(format!("tensor {name} has shape {:?}, the model needs {:?}", src.size(), var.size())));
             }
