@@ -7,8 +7,8 @@
 #   scripts/train.sh [OUT]                       the shipped model, from the corpus it was trained on
 #   CORPUS_REV=worktree scripts/train.sh OUT     the same recipe on the corpus in data/ as it is now
 #
-# The shipped model was trained on the corpus at commit 0cfa62e (647 training documents,
-# after the PROMO convention pass and batch t18; README "Results"). The train and dev
+# The shipped model was trained on the corpus at commit e108df6 (671 training documents:
+# the PROMO convention pass, batches up to t18 and t24-t25; README "Results"). The train and dev
 # splits are read from that commit in git, so later corpus edits do not change what this
 # reproduces; it needs a clone with history (not a shallow one). The test evaluation always
 # uses the current data/test.jsonl.
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-models/fintag-de}"
 BASE=models/base   # named on every step, so OUT may live anywhere
-CORPUS_REV="${CORPUS_REV:-0cfa62e}"
+CORPUS_REV="${CORPUS_REV:-e108df6}"
 if [ "$CORPUS_REV" = worktree ]; then
   TRAIN=data/train.jsonl DEV=data/dev.jsonl
 else
