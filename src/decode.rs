@@ -6,7 +6,8 @@
 //! LOC) a trailing bare number, a product named in quotes taken as the whole quoted title,
 //! amounts without a unit dropped. PROMO: per-sentence decision — mostly promotional
 //! sentences become one whole-sentence span, otherwise runs of promotional tokens become
-//! clause spans that stop before the final punctuation.
+//! clause spans that stop before the final punctuation. Models with a sentence PROMO head
+//! take the whole-sentence decision from that head instead of the share of hot tokens.
 
 use crate::document::{Prediction, ScoredSentence, ScoredSpan, SentimentScores};
 use crate::labels::{EntityLabel, Sentiment, SpanLabel};
@@ -28,6 +29,9 @@ pub struct DecodeConfig {
     pub clickbait_gate: f32,
     /// Share of a sentence's tokens that makes the whole sentence one PROMO span.
     pub whole_sentence_share: f32,
+    /// Models with a sentence PROMO head: the probability at which a sentence becomes one
+    /// whole-sentence PROMO span (in unflagged documents at least `promo_threshold`).
+    pub promo_sentence_threshold: f32,
     /// Widen entity spans to whole words and trim edge punctuation (ablation switch).
     pub snap_entities: bool,
     /// Decide PROMO per sentence (whole sentence or clause); off: raw token runs (ablation switch).
@@ -65,6 +69,7 @@ impl Default for DecodeConfig {
             promo_threshold_flagged: 0.5,
             clickbait_gate: 0.5,
             whole_sentence_share: 0.6,
+            promo_sentence_threshold: 0.5,
             snap_entities: true,
             promo_by_sentence: true,
             min_clause_tokens: 3,
@@ -87,12 +92,23 @@ impl DecodeConfig {
             self.promo_threshold
         }
     }
+
+    /// The sentence PROMO head's threshold for a document with this clickbait probability.
+    pub fn promo_sentence_threshold_for(&self, clickbait: f32) -> f32 {
+        if clickbait >= self.clickbait_gate {
+            self.promo_sentence_threshold
+        } else {
+            self.promo_sentence_threshold.max(self.promo_threshold)
+        }
+    }
 }
 
 /// Plain numbers copied out of the head tensors.
 pub struct HeadProbs {
     pub entity: Vec<Vec<f32>>,
     pub promo: Vec<f32>,
+    /// Per sentence, the sentence PROMO head's probability (empty without that head).
+    pub promo_sentence: Vec<f32>,
     pub sentence: Vec<Vec<f32>>,
     pub document: Vec<f32>,
     pub clickbait: f32,
@@ -112,10 +128,12 @@ impl HeadProbs {
         let entity = rows(&o.entity_logits.softmax(-1, tch::Kind::Float));
         let promo_p = rows(&o.promo_logits.softmax(-1, tch::Kind::Float));
         let promo = promo_p.iter().map(|p| p[1] + p[2]).collect();
+        let promo_sentence =
+            o.promo_sentence_logits.as_ref().and_then(|l| Vec::<f32>::try_from(l.sigmoid().contiguous()).ok()).unwrap_or_default();
         let sentence = rows(&o.sentence_logits.softmax(-1, tch::Kind::Float));
         let document = Vec::<f32>::try_from(o.document_logits.softmax(-1, tch::Kind::Float)).unwrap_or_default();
         let clickbait = o.clickbait_logit.sigmoid().double_value(&[]) as f32;
-        HeadProbs { entity, promo, sentence, document, clickbait }
+        HeadProbs { entity, promo, promo_sentence, sentence, document, clickbait }
     }
 }
 
@@ -490,9 +508,26 @@ fn with_whole_quoted_titles(chars: &[char], spans: Vec<ScoredSpan>) -> Vec<Score
     out
 }
 
+/// The sentence PROMO head's view of one document: per sentence probabilities and the
+/// threshold that makes a sentence wholly PROMO.
+#[derive(Debug, Clone, Copy)]
+pub struct SentencePromo<'a> {
+    pub probs: &'a [f32],
+    pub threshold: f32,
+}
+
 /// PROMO spans, decided per sentence.
 /// `threshold`: the token threshold for this document (see [`DecodeConfig::promo_threshold_for`]).
-pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], threshold: f32, cfg: &DecodeConfig) -> Vec<ScoredSpan> {
+/// `sentence_head`: when the model has a sentence PROMO head, it alone decides which
+/// sentences are wholly PROMO; the token runs of the others still become clause spans.
+pub fn decode_promo(
+    chars: &[char],
+    doc: &PreparedDoc,
+    promo: &[f32],
+    threshold: f32,
+    sentence_head: Option<SentencePromo>,
+    cfg: &DecodeConfig,
+) -> Vec<ScoredSpan> {
     let mut out = Vec::new();
     for (si, sent) in doc.sentences.iter().enumerate() {
         let toks = &doc.sentence_tokens[si];
@@ -502,17 +537,25 @@ pub fn decode_promo(chars: &[char], doc: &PreparedDoc, promo: &[f32], threshold:
         }
         let hot: Vec<bool> = content.iter().map(|&t| promo[t] > threshold).collect();
         let share = hot.iter().filter(|h| **h).count() as f32 / content.len() as f32;
-        if share == 0.0 {
-            continue;
-        }
-        if cfg.promo_by_sentence && share >= cfg.whole_sentence_share {
+        let head = sentence_head.and_then(|h| h.probs.get(si).map(|&p| (p, p >= h.threshold)));
+        let whole = match head {
+            Some((_, whole)) => whole,
+            None => share > 0.0 && share >= cfg.whole_sentence_share,
+        };
+        if cfg.promo_by_sentence && whole {
             let blank = |i: usize| chars[i].is_whitespace() || is_emoji(chars[i]);
             let s = trim_front(sent.start, sent.end, blank);
             let e = trim_back(s, sent.end, blank);
             if s < e {
-                let score = content.iter().map(|&t| promo[t]).sum::<f32>() / content.len() as f32;
+                let score = match head {
+                    Some((p, _)) => p,
+                    None => content.iter().map(|&t| promo[t]).sum::<f32>() / content.len() as f32,
+                };
                 out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score, text: chars[s..e].iter().collect() });
             }
+            continue;
+        }
+        if share == 0.0 {
             continue;
         }
         // Clause spans: runs of promotional tokens.
@@ -565,7 +608,9 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
 pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
     let chars: Vec<char> = text.chars().collect();
     let mut spans = decode_entities(&chars, doc, &probs.entity, cfg);
-    spans.extend(decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), cfg));
+    let sentence_head = (!probs.promo_sentence.is_empty())
+        .then(|| SentencePromo { probs: &probs.promo_sentence, threshold: cfg.promo_sentence_threshold_for(probs.clickbait) });
+    spans.extend(decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), sentence_head, cfg));
     spans.sort_by(|a, b| (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end)));
     let sentences = doc
         .sentences
@@ -609,6 +654,53 @@ mod tests {
         assert_eq!(snap_entity(&h, 12, 22), None);
         assert_eq!(snap_entity(&h, 12, 26), None);
         assert_eq!(snap_entity(&h, 28, 31), Some((28, 31)));
+    }
+
+    /// A prepared document with one token per word and the given sentence bounds.
+    fn words_doc(text: &str, sentences: &[(usize, usize)]) -> PreparedDoc {
+        let chars: Vec<char> = text.chars().collect();
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i].is_whitespace() {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < chars.len() && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            tokens.push(crate::encode::Token { id: 5, start: s, end: i });
+        }
+        let sentences: Vec<crate::text::SentenceBounds> =
+            sentences.iter().map(|&(start, end)| crate::text::SentenceBounds { start, end }).collect();
+        let sentence_tokens = sentences
+            .iter()
+            .map(|b| (0..tokens.len()).filter(|&t| tokens[t].start >= b.start && tokens[t].end <= b.end).collect())
+            .collect();
+        PreparedDoc { encoding: crate::encode::Encoding { tokens }, windows: Vec::new(), owners: Vec::new(), sentences, sentence_tokens }
+    }
+
+    #[test]
+    fn a_sentence_promo_head_decides_whole_sentences_and_tokens_still_give_clauses() {
+        let text = "Die Analyse liefert die Antwort. Der Umsatz stieg um drei Prozent, jetzt sofort zugreifen und kaufen.";
+        let doc = words_doc(text, &[(0, 32), (33, 101)]);
+        let c: Vec<char> = text.chars().collect();
+        // token probabilities: the calm teaser is cold, the push at the end of sentence 2 hot
+        let promo = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9];
+        let cfg = DecodeConfig { whole_sentence_share: 0.3, ..DecodeConfig::default() };
+        let texts = |spans: Vec<ScoredSpan>| spans.into_iter().map(|s| s.text).collect::<Vec<_>>();
+        // without the head: the hot share of sentence 2 (5 of 11) makes it whole, sentence 1 has none
+        assert_eq!(texts(decode_promo(&c, &doc, &promo, 0.5, None, &cfg)), [&text[33..]]);
+        // with the head: sentence 1 is whole by the head, sentence 2 is not, its hot run is a clause
+        let head = SentencePromo { probs: &[0.8, 0.2], threshold: 0.5 };
+        let spans = decode_promo(&c, &doc, &promo, 0.5, Some(head), &cfg);
+        assert_eq!(spans[0].score, 0.8);
+        assert_eq!(texts(spans), ["Die Analyse liefert die Antwort.", "jetzt sofort zugreifen und kaufen"]);
+        // unflagged documents need at least the token threshold: 1.01 means no whole sentence
+        let strict = DecodeConfig { promo_threshold: 1.01, ..cfg };
+        assert_eq!(strict.promo_sentence_threshold_for(0.1), 1.01);
+        assert_eq!(strict.promo_sentence_threshold_for(0.9), 0.5);
     }
 
     /// One token row: probability `p` on `tag`, the rest spread over the other tags.

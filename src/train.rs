@@ -47,6 +47,10 @@ pub struct TrainConfig {
     /// The document head also reads the mean sentence-sentiment distribution.
     #[serde(default)]
     pub document_sees_sentences: bool,
+    /// Train a per-sentence PROMO head (target: a sentence at least half covered by gold
+    /// PROMO) that then decides which sentences are wholly PROMO.
+    #[serde(default)]
+    pub promo_sentence_head: bool,
 }
 
 impl Default for TrainConfig {
@@ -67,6 +71,7 @@ impl Default for TrainConfig {
             average_last: 0,
             label_smoothing: 0.0,
             document_sees_sentences: false,
+            promo_sentence_head: false,
         }
     }
 }
@@ -78,6 +83,7 @@ impl TrainConfig {
             name: &self.name,
             tuned_layers: self.tuned_layers,
             document_sees_sentences: self.document_sees_sentences,
+            promo_sentence_head: self.promo_sentence_head,
             seed: self.seed as i64,
         }
     }
@@ -221,6 +227,8 @@ struct Example {
     entity_tags: Tensor,
     promo_tags: Tensor,
     sentence_labels: Tensor,
+    /// 1 for a sentence at least half covered by gold PROMO, else 0.
+    promo_sentences: Tensor,
     document_label: Tensor,
     clickbait: Tensor,
     frozen: Tensor,
@@ -257,6 +265,25 @@ pub fn token_targets(doc: &PreparedDoc, gold: &LabelledDocument) -> (Vec<i64>, V
     (ent, promo)
 }
 
+/// Sentence-level PROMO targets: 1 when gold PROMO spans cover at least half of a sentence's
+/// non-space characters (the decoder's whole-sentence spans), else 0.
+pub fn sentence_promo_targets(gold: &LabelledDocument) -> Vec<f32> {
+    let chars: Vec<char> = gold.text.chars().collect();
+    let promo: Vec<(usize, usize)> = gold.spans.iter().filter(|s| s.label == SpanLabel::Promo).map(|s| (s.start, s.end)).collect();
+    gold.sentences
+        .iter()
+        .map(|s| {
+            let content: Vec<usize> = (s.start..s.end.min(chars.len())).filter(|&i| !chars[i].is_whitespace()).collect();
+            let covered = content.iter().filter(|&&i| promo.iter().any(|&(a, b)| a <= i && i < b)).count();
+            if !content.is_empty() && 2 * covered >= content.len() {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
 fn class_weights(counts: &[f64], floor: f64, cap: f64) -> Tensor {
     let total: f64 = counts.iter().sum();
     let k = counts.len() as f64;
@@ -281,6 +308,7 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<Vec<Ex
             entity_tags: Tensor::of_slice(&ent),
             promo_tags: Tensor::of_slice(&promo),
             sentence_labels: Tensor::of_slice(&sentence_labels),
+            promo_sentences: Tensor::of_slice(&sentence_promo_targets(d)),
             document_label: Tensor::of_slice(&[d.sentiment.index() as i64]),
             clickbait: Tensor::from(if d.has_promo() { 1f32 } else { 0f32 }),
             frozen,
@@ -430,6 +458,9 @@ pub fn train_model(
                 let mut loss = ent + promo;
                 if ex.doc.sentences.len() > 0 {
                     loss = loss + sentiment_loss(&o.sentence_logits, &ex.sentence_labels);
+                    if let Some(l) = &o.promo_sentence_logits {
+                        loss = loss + l.binary_cross_entropy_with_logits::<Tensor>(&ex.promo_sentences, None, None, Reduction::Mean);
+                    }
                 }
                 let doc_loss = sentiment_loss(&o.document_logits.unsqueeze(0), &ex.document_label)
                     + o.clickbait_logit.binary_cross_entropy_with_logits::<Tensor>(&ex.clickbait, None, None, Reduction::Mean);
@@ -512,9 +543,12 @@ pub fn mean_loss(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<f64> {
         for ex in &examples {
             let hidden = tagger.encoder.run_layers(ex.frozen.shallow_clone(), &ex.mask, split, layers, false);
             let o = tagger.heads_for(&ex.doc, &hidden, false);
-            let l = o.entity_logits.cross_entropy_loss::<Tensor>(&ex.entity_tags, None, Reduction::Mean, -100, 0.0)
+            let mut l = o.entity_logits.cross_entropy_loss::<Tensor>(&ex.entity_tags, None, Reduction::Mean, -100, 0.0)
                 + o.promo_logits.cross_entropy_loss::<Tensor>(&ex.promo_tags, None, Reduction::Mean, -100, 0.0)
                 + o.sentence_logits.cross_entropy_loss::<Tensor>(&ex.sentence_labels, None, Reduction::Mean, -100, 0.0);
+            if let (Some(p), true) = (&o.promo_sentence_logits, !ex.doc.sentences.is_empty()) {
+                l = l + p.binary_cross_entropy_with_logits::<Tensor>(&ex.promo_sentences, None, None, Reduction::Mean);
+            }
             total += l.double_value(&[]);
         }
     });
@@ -545,17 +579,25 @@ pub fn tune_decoder(
         probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, cfg)).collect()
     };
     let mut table = Vec::new();
+    // With a sentence PROMO head the whole-sentence decision is its threshold; without one,
+    // the share of hot tokens.
+    let wholes: Vec<(f32, f32)> = if pipeline.tagger.config.promo_sentence_head {
+        [0.3f32, 0.4, 0.5, 0.6, 0.7].iter().map(|&t| (pipeline.decode.whole_sentence_share, t)).collect()
+    } else {
+        [0.3f32, 0.4, 0.5, 0.6].iter().map(|&s| (s, pipeline.decode.promo_sentence_threshold)).collect()
+    };
     // Strictest first, so that on a tie (dev cannot tell them apart) the setting wins whose
     // PROMO spans agree with the clickbait decision (1.01: no PROMO in unflagged documents;
     // ANNOTATION.md 1c: clickbait means at least one PROMO span).
     for threshold in [1.01f32, 0.9, 0.7, 0.5] {
         for flagged in [0.15f32, 0.2, 0.3, 0.4, 0.5] {
-            for share in [0.3f32, 0.4, 0.5, 0.6] {
+            for &(share, sentence_threshold) in &wholes {
                 for min_clause in [3usize, 4, 6] {
                     let cfg = DecodeConfig {
                         promo_threshold: threshold,
                         promo_threshold_flagged: flagged,
                         whole_sentence_share: share,
+                        promo_sentence_threshold: sentence_threshold,
                         min_clause_tokens: min_clause,
                         ..pipeline.decode
                     };
@@ -582,6 +624,29 @@ pub fn tune_decoder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentence_is_a_promo_target_when_gold_promo_covers_half_of_it() {
+        use crate::document::{SentenceSentiment, Span};
+        use crate::labels::Sentiment;
+        let text = "Jetzt kaufen! Der Umsatz stieg, ein echter Geheimtipp. Die Zahlen kommen am Montag.";
+        let sent = |start, end| SentenceSentiment { start, end, sentiment: Sentiment::Neutral };
+        let promo = |start, end| Span { start, end, label: SpanLabel::Promo };
+        let doc = LabelledDocument {
+            id: "x".into(),
+            text: text.into(),
+            // whole sentence 1; a clause of sentence 2 (19 of its 35 non-space characters)
+            spans: vec![promo(0, 13), promo(32, 53)],
+            sentences: vec![sent(0, 13), sent(14, 54), sent(55, 83)],
+            sentiment: Sentiment::Neutral,
+            clickbait: true,
+            genre: None,
+            source: None,
+        };
+        assert_eq!(sentence_promo_targets(&doc), [1.0, 1.0, 0.0]);
+        let short_clause = LabelledDocument { spans: vec![promo(43, 53)], ..doc };
+        assert_eq!(sentence_promo_targets(&short_clause), [0.0, 0.0, 0.0]);
+    }
 
     #[test]
     fn weight_sum_swaps_in_the_mean_and_restores_the_last_weights() {

@@ -30,6 +30,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
         seed: 5,
         patience: 1,
         document_sees_sentences: true,
+        promo_sentence_head: true,
         ..TrainConfig::default()
     };
     let before = mean_loss(&Tagger::fresh(&base, &cfg.fresh_model()).unwrap(), train).unwrap();
@@ -42,6 +43,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
     }
     let reloaded = Tagger::load(&out, &base).unwrap();
     assert!(reloaded.config.document_sees_sentences, "the head's shape option is saved with the model");
+    assert!(reloaded.config.promo_sentence_head, "so is the sentence PROMO head");
     let after = mean_loss(&reloaded, train).unwrap();
     eprintln!("loss before {before:.4}, after 4 steps {after:.4}");
     assert!(after < before, "loss did not go down: {before} -> {after}");
@@ -99,7 +101,11 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
 fn a_model_on_another_base_is_refused_with_the_reason() {
     let base = common::base_dir();
     let dir = tempfile::tempdir().unwrap();
-    let t = Tagger::fresh(&base, &FreshModel { name: "x", tuned_layers: 1, document_sees_sentences: false, seed: 1 }).unwrap();
+    let t = Tagger::fresh(
+        &base,
+        &FreshModel { name: "x", tuned_layers: 1, document_sees_sentences: false, promo_sentence_head: false, seed: 1 },
+    )
+    .unwrap();
     t.save(dir.path()).unwrap();
     let cfg_path = dir.path().join("config.json");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();

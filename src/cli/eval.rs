@@ -70,6 +70,9 @@ pub struct EvalArgs {
     /// Override the share of promotional tokens that makes a whole sentence PROMO
     #[arg(long)]
     pub promo_sentence_share: Option<f32>,
+    /// Override the sentence PROMO head's whole-sentence threshold (models with that head)
+    #[arg(long)]
+    pub promo_sentence_threshold: Option<f32>,
     /// Override the shortest promotional clause, in tokens
     #[arg(long)]
     pub min_clause_tokens: Option<usize>,
@@ -122,6 +125,9 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             }
             if let Some(x) = a.promo_sentence_share {
                 pipeline.decode.whole_sentence_share = x;
+            }
+            if let Some(x) = a.promo_sentence_threshold {
+                pipeline.decode.promo_sentence_threshold = x;
             }
             if let Some(x) = a.min_clause_tokens {
                 pipeline.decode.min_clause_tokens = x;

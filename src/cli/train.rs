@@ -48,6 +48,10 @@ pub struct TrainArgs {
     /// The document head also reads the mean of the sentence-sentiment probabilities
     #[arg(long)]
     pub document_sees_sentences: bool,
+    /// A per-sentence PROMO head (reading each sentence beside its document) decides which
+    /// sentences are wholly PROMO; the token-level head still finds clauses
+    #[arg(long)]
+    pub promo_sentence_head: bool,
     /// libtorch threads (default: all cores)
     #[arg(long)]
     pub threads: Option<i32>,
@@ -128,6 +132,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
         average_last: a.average_last,
         label_smoothing: a.label_smoothing,
         document_sees_sentences: a.document_sees_sentences,
+        promo_sentence_head: a.promo_sentence_head,
         ..TrainConfig::default()
     };
     let bar = ProgressBar::new(0);

@@ -1,5 +1,6 @@
 //! Task heads on top of the encoder's token states: entity BIO tags, PROMO BIO tags,
-//! pooled sentence sentiment, and document sentiment + clickbait.
+//! pooled sentence sentiment, document sentiment + clickbait, and (optional) a per-sentence
+//! PROMO decision that reads each sentence beside its document.
 
 use crate::labels::EntityLabel;
 use tch::{nn, nn::Module, Kind, Tensor};
@@ -14,6 +15,8 @@ pub struct Heads {
     sentence_out: nn::Linear,
     document_proj: nn::Linear,
     document_out: nn::Linear,
+    /// Optional sentence-level PROMO head: (projection, output).
+    promo_sentence: Option<(nn::Linear, nn::Linear)>,
     dropout: f64,
     /// The document head also reads the mean sentence-sentiment distribution.
     document_sees_sentences: bool,
@@ -31,13 +34,19 @@ pub struct HeadOutputs {
     pub document_logits: Tensor,
     /// [] clickbait logit
     pub clickbait_logit: Tensor,
+    /// [sentences] PROMO logit per sentence (models with the sentence PROMO head)
+    pub promo_sentence_logits: Option<Tensor>,
 }
 
 impl Heads {
     /// `document_sees_sentences`: the document head reads, beside the pooled states, the
     /// mean of the sentence-sentiment probabilities (held fixed for its gradient, so the
     /// document label never pulls a sentence towards the document's tone).
-    pub fn new(p: &nn::Path, hidden: i64, dropout: f64, document_sees_sentences: bool) -> Self {
+    ///
+    /// `promo_sentence_head`: adds a per-sentence PROMO classifier over [sentence state;
+    /// document mean; document max], so a plain-sounding sentence can be judged by the
+    /// document it sits in (a pump mail or a news article).
+    pub fn new(p: &nn::Path, hidden: i64, dropout: f64, document_sees_sentences: bool, promo_sentence_head: bool) -> Self {
         let p = p / "heads";
         let c = nn::LinearConfig::default();
         let document_in = 2 * hidden + if document_sees_sentences { SENTIMENTS } else { 0 };
@@ -48,6 +57,9 @@ impl Heads {
             sentence_out: nn::linear(&p / "sentence_out", hidden, SENTIMENTS, c),
             document_proj: nn::linear(&p / "document_proj", document_in, hidden, c),
             document_out: nn::linear(&p / "document_out", hidden, SENTIMENTS + 1, c),
+            promo_sentence: promo_sentence_head.then(|| {
+                (nn::linear(&p / "promo_sentence_proj", 3 * hidden, hidden, c), nn::linear(&p / "promo_sentence_out", hidden, 1, c))
+            }),
             dropout,
             document_sees_sentences,
         }
@@ -63,6 +75,7 @@ impl Heads {
             sentence_out: lin(&self.sentence_out),
             document_proj: lin(&self.document_proj),
             document_out: lin(&self.document_out),
+            promo_sentence: self.promo_sentence.as_ref().map(|(a, b)| (lin(a), lin(b))),
             dropout: self.dropout,
             document_sees_sentences: self.document_sees_sentences,
         }
@@ -83,6 +96,11 @@ impl Heads {
             tokens.mean_dim(Some(&[0i64][..]), false, Kind::Float)
         };
         let max = tokens.amax(&[0i64][..], false);
+        let promo_sentence_logits = self.promo_sentence.as_ref().map(|(proj, out)| {
+            let context = Tensor::cat(&[&mean, &max], 0).unsqueeze(0).expand(&[n_sent, -1], false);
+            let x = Tensor::cat(&[&sentences, &context], 1).dropout(self.dropout, train);
+            proj.forward(&x).tanh().apply(out).view([-1])
+        });
         let mut parts = vec![mean, max];
         if self.document_sees_sentences {
             let kind = parts[0].kind();
@@ -100,6 +118,7 @@ impl Heads {
             sentence_logits,
             document_logits: d.narrow(0, 0, SENTIMENTS),
             clickbait_logit: d.get(SENTIMENTS),
+            promo_sentence_logits,
         }
     }
 }

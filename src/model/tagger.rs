@@ -22,6 +22,8 @@ pub struct FreshModel<'a> {
     pub tuned_layers: usize,
     /// The document head also reads the mean sentence-sentiment distribution.
     pub document_sees_sentences: bool,
+    /// A per-sentence PROMO head beside the token-level one.
+    pub promo_sentence_head: bool,
     /// Seeds libtorch before the heads are initialised.
     pub seed: i64,
 }
@@ -47,6 +49,10 @@ pub struct TaggerConfig {
     /// trained before this option existed do not).
     #[serde(default)]
     pub document_sees_sentences: bool,
+    /// A per-sentence PROMO head decides which sentences are wholly PROMO (models trained
+    /// before this option existed have none).
+    #[serde(default)]
+    pub promo_sentence_head: bool,
     /// Decoder thresholds, tuned on the dev set after training.
     #[serde(default)]
     pub decode: crate::decode::DecodeConfig,
@@ -66,6 +72,7 @@ impl TaggerConfig {
             sentiments: crate::labels::Sentiment::ALL.iter().map(|s| s.as_str().to_string()).collect(),
             weights_dtype: "float16".into(),
             document_sees_sentences: false,
+            promo_sentence_head: false,
             decode: crate::decode::DecodeConfig::default(),
         }
     }
@@ -140,7 +147,13 @@ impl Tagger {
         }
         let weights = BaseWeights::open(&base)?;
         let encoder = Encoder::from_base(&weights, cfg, layers - config.tuned_layers, Some(&tuned_vs.root()))?;
-        let heads = Heads::new(&tuned_vs.root().set_group(1), cfg.hidden_size, config.dropout, config.document_sees_sentences);
+        let heads = Heads::new(
+            &tuned_vs.root().set_group(1),
+            cfg.hidden_size,
+            config.dropout,
+            config.document_sees_sentences,
+            config.promo_sentence_head,
+        );
         let tokenizer = tokenizer.join().map_err(|_| FintagError::Tokenizer("the tokenizer failed to load".into()))??;
         Ok(Tagger { config, base, tokenizer: std::sync::Arc::new(tokenizer), encoder, heads, base_weights: weights, tuned_vs })
     }
@@ -151,6 +164,7 @@ impl Tagger {
         let base = BaseModelDir::open(base_dir)?;
         let config = TaggerConfig {
             document_sees_sentences: shape.document_sees_sentences,
+            promo_sentence_head: shape.promo_sentence_head,
             ..TaggerConfig::new(shape.name, &base.manifest.source_sha256, shape.tuned_layers)
         };
         let t = Self::build(config, base)?;
