@@ -269,12 +269,15 @@ pub fn token_targets(doc: &PreparedDoc, gold: &LabelledDocument) -> (Vec<i64>, V
 /// non-space characters (the decoder's whole-sentence spans), else 0.
 pub fn sentence_promo_targets(gold: &LabelledDocument) -> Vec<f32> {
     let chars: Vec<char> = gold.text.chars().collect();
-    let promo: Vec<(usize, usize)> = gold.spans.iter().filter(|s| s.label == SpanLabel::Promo).map(|s| (s.start, s.end)).collect();
+    let mut promo = vec![false; chars.len()];
+    for s in gold.spans.iter().filter(|s| s.label.is_promo()) {
+        promo[s.start.min(chars.len())..s.end.min(chars.len())].iter_mut().for_each(|x| *x = true);
+    }
     gold.sentences
         .iter()
         .map(|s| {
             let content: Vec<usize> = (s.start..s.end.min(chars.len())).filter(|&i| !chars[i].is_whitespace()).collect();
-            let covered = content.iter().filter(|&&i| promo.iter().any(|&(a, b)| a <= i && i < b)).count();
+            let covered = content.iter().filter(|&&i| promo[i]).count();
             if !content.is_empty() && 2 * covered >= content.len() {
                 1.0
             } else {
