@@ -2,6 +2,10 @@
 //! and cached), the top layers and the heads are trained with AdamW, linear warm-up and
 //! decay, class weights, gradient clipping, a fixed seed, evaluation on dev each epoch and
 //! early stopping. Progress goes to a `TrainObserver`; the library never prints.
+//!
+//! A second mode (`TrainConfig::from_model`) trains only a sentence PROMO head on top of a
+//! finished model: the whole encoder is then frozen and cached, and every other weight
+//! stays as it was.
 
 use crate::decode::DecodeConfig;
 use crate::document::{Document, LabelledDocument};
@@ -15,7 +19,7 @@ use crate::text::SentenceBounds;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn, nn::OptimizerConfig, Kind, Reduction, Tensor};
 
@@ -51,6 +55,10 @@ pub struct TrainConfig {
     /// PROMO) that then decides which sentences are wholly PROMO.
     #[serde(default)]
     pub promo_sentence_head: bool,
+    /// Start from this trained model and train only its sentence PROMO head (added when the
+    /// model has none); `tuned_layers`, `encoder_lr` and the shape options do not apply.
+    #[serde(default)]
+    pub from_model: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +80,7 @@ impl Default for TrainConfig {
             label_smoothing: 0.0,
             document_sees_sentences: false,
             promo_sentence_head: false,
+            from_model: None,
         }
     }
 }
@@ -294,8 +303,8 @@ fn class_weights(counts: &[f64], floor: f64, cap: f64) -> Tensor {
     Tensor::of_slice(&w)
 }
 
-fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<Vec<Example>> {
-    let split = tagger.split_layer();
+/// Prepares training examples with the encoder's layers below `split` run once and cached.
+fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument], split: usize) -> Result<Vec<Example>> {
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
         let sentences: Vec<SentenceBounds> = d.sentences.iter().map(|s| SentenceBounds { start: s.start, end: s.end }).collect();
@@ -392,9 +401,17 @@ pub fn train_model(
         return Err(FintagError::Invalid("no training documents".into()));
     }
     let t0 = Instant::now();
-    let tagger = Tagger::fresh(base_dir, &cfg.fresh_model())?;
-    obs.message(&format!("caching the frozen layers 0..{} for {} documents", tagger.split_layer(), train_docs.len()));
-    let mut examples = prepare_examples(&tagger, train_docs)?;
+    let tagger = match &cfg.from_model {
+        Some(dir) if cfg.promo_sentence_head => Tagger::load_for_promo_sentence_head(dir, base_dir, cfg.seed as i64)?,
+        Some(_) => {
+            return Err(FintagError::Invalid("training from a model trains its sentence PROMO head: add --promo-sentence-head".into()))
+        }
+        None => Tagger::fresh(base_dir, &cfg.fresh_model())?,
+    };
+    // From a finished model nothing in the encoder trains, so all of it is cached.
+    let split = if cfg.from_model.is_some() { tagger.encoder.layers.len() } else { tagger.split_layer() };
+    obs.message(&format!("caching the frozen layers 0..{split} for {} documents", train_docs.len()));
+    let mut examples = prepare_examples(&tagger, train_docs, split)?;
     let cache_seconds = t0.elapsed().as_secs_f64();
 
     // Class weights from the training tags (rare labels count more, within bounds).
@@ -430,7 +447,6 @@ pub fn train_model(
     };
     obs.started(total_steps, examples.len(), dev_docs.len());
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
-    let split = tagger.split_layer();
     let layers = tagger.encoder.layers.len();
     let decode_cfg = DecodeConfig::default();
     let mut epochs = Vec::new();
@@ -471,7 +487,7 @@ pub fn train_model(
                 loss.backward();
                 batch_loss += loss.double_value(&[]);
             }
-            opt.clip_grad_norm(cfg.clip_norm);
+            clip_grad_norm(&tagger.tuned_vs, cfg.clip_norm)?;
             opt.step();
             step += 1;
             seen += 1;
@@ -536,10 +552,30 @@ pub fn train_model(
     Ok((outcome, tagger))
 }
 
+/// Scales the gradients so that their joint norm is at most `max`. Unlike tch's
+/// `Optimizer::clip_grad_norm` it skips variables without a gradient (frozen ones).
+fn clip_grad_norm(vs: &nn::VarStore, max: f64) -> Result<()> {
+    let grads: Vec<Tensor> = vs.trainable_variables().iter().map(|v| v.grad()).filter(|g| g.defined()).collect();
+    if grads.is_empty() {
+        return Ok(());
+    }
+    tch::no_grad(|| -> Result<()> {
+        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+        let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+        let coef = max / (total + 1e-6);
+        if coef < 1.0 {
+            for g in &grads {
+                let _scaled = g.shallow_clone().f_mul_scalar_(coef)?; // in place
+            }
+        }
+        Ok(())
+    })
+}
+
 /// The training loss of a model on documents, without updating it (for tests and reports).
 pub fn mean_loss(tagger: &Tagger, docs: &[LabelledDocument]) -> Result<f64> {
-    let examples = prepare_examples(tagger, docs)?;
     let split = tagger.split_layer();
+    let examples = prepare_examples(tagger, docs, split)?;
     let layers = tagger.encoder.layers.len();
     let mut total = 0.0;
     tch::no_grad(|| {

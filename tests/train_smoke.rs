@@ -98,6 +98,59 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
 }
 
 #[test]
+fn training_from_a_model_changes_only_its_new_sentence_promo_head() {
+    let base = common::base_dir();
+    let docs = short_train_docs(1000, 6);
+    let (train, dev) = docs.split_at(4);
+    let dir = tempfile::tempdir().unwrap();
+    let (source, out) = (dir.path().join("source"), dir.path().join("with-head"));
+    let shape = FreshModel { name: "source", tuned_layers: 1, document_sees_sentences: false, promo_sentence_head: false, seed: 2 };
+    Tagger::fresh(&base, &shape).unwrap().save(&source).unwrap();
+    let cfg = TrainConfig {
+        epochs: 1,
+        head_lr: 3e-3,
+        docs_per_step: 1,
+        warmup_fraction: 0.0,
+        seed: 3,
+        patience: 1,
+        promo_sentence_head: true,
+        from_model: Some(source.clone()),
+        ..TrainConfig::default()
+    };
+    let before = mean_loss(&Tagger::load_for_promo_sentence_head(&source, &base, 3).unwrap(), train).unwrap();
+    train_model(&base, train, dev, &out, &cfg, &mut Silent).unwrap();
+    let trained = Tagger::load(&out, &base).unwrap();
+    assert!(trained.config.promo_sentence_head);
+    let after = mean_loss(&trained, train).unwrap();
+    eprintln!("loss before {before:.4}, after 4 head-only steps {after:.4}");
+    assert!(after < before, "the head's loss did not go down: {before} -> {after}");
+    // every weight of the source model is unchanged; the new head is all that was added
+    let old = Tagger::load(&source, &base).unwrap().tuned_vs.variables();
+    let mut new_names = Vec::new();
+    for (name, w) in trained.tuned_vs.variables() {
+        match old.get(&name) {
+            Some(o) => assert!(o.equal(&w), "{name} changed"),
+            None => new_names.push(name),
+        }
+    }
+    new_names.sort();
+    assert_eq!(
+        new_names,
+        [
+            "heads.promo_sentence_out.bias",
+            "heads.promo_sentence_out.weight",
+            "heads.promo_sentence_proj.bias",
+            "heads.promo_sentence_proj.weight"
+        ]
+    );
+    // without the head there is nothing to train from a model
+    let err = train_model(&base, train, dev, &dir.path().join("x"), &TrainConfig { promo_sentence_head: false, ..cfg }, &mut Silent)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--promo-sentence-head"), "{err}");
+}
+
+#[test]
 fn a_model_on_another_base_is_refused_with_the_reason() {
     let base = common::base_dir();
     let dir = tempfile::tempdir().unwrap();

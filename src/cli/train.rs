@@ -52,6 +52,10 @@ pub struct TrainArgs {
     /// sentences are wholly PROMO; the token-level head still finds clauses
     #[arg(long)]
     pub promo_sentence_head: bool,
+    /// Start from this trained model and train only a sentence PROMO head on top of it (with
+    /// --promo-sentence-head; the encoder and the other heads stay as they are)
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
     /// libtorch threads (default: all cores)
     #[arg(long)]
     pub threads: Option<i32>,
@@ -133,6 +137,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
         label_smoothing: a.label_smoothing,
         document_sees_sentences: a.document_sees_sentences,
         promo_sentence_head: a.promo_sentence_head,
+        from_model: a.from.clone(),
         ..TrainConfig::default()
     };
     let bar = ProgressBar::new(0);

@@ -13,6 +13,8 @@ use tch::{nn, Device, Kind, Tensor};
 
 pub const WEIGHTS_FILE: &str = "weights.ot";
 pub const CONFIG_FILE: &str = "config.json";
+/// The variables of the sentence PROMO head (see `Heads::new`).
+const PROMO_SENTENCE_VARS: &str = "heads.promo_sentence_";
 
 /// The choices that shape a model before training (`Tagger::fresh`).
 #[derive(Debug, Clone)]
@@ -179,14 +181,30 @@ impl Tagger {
 
     /// Loads a trained model directory on top of the base model directory.
     pub fn load(model_dir: &Path, base_dir: &Path) -> Result<Self> {
+        Self::load_with(model_dir, base_dir, None)
+    }
+
+    /// Loads a trained model and gives it a sentence PROMO head to train on top of it: the
+    /// head is initialised from `seed` (or taken from the model when it has one) and is the
+    /// only trainable part; the encoder and the other heads stay as loaded.
+    pub fn load_for_promo_sentence_head(model_dir: &Path, base_dir: &Path, seed: i64) -> Result<Self> {
+        Self::load_with(model_dir, base_dir, Some(seed))
+    }
+
+    fn load_with(model_dir: &Path, base_dir: &Path, add_promo_sentence_head: Option<i64>) -> Result<Self> {
         let err = |message: String| FintagError::Model { dir: model_dir.to_path_buf(), message };
         let cfg_path = model_dir.join(CONFIG_FILE);
         if !cfg_path.is_file() {
             return Err(err(format!("no {CONFIG_FILE} (not a fintag model directory; train one with `fintag train` or pass --model)")));
         }
         let raw = std::fs::read_to_string(&cfg_path).map_err(|e| FintagError::io(&cfg_path, e))?;
-        let config: TaggerConfig = serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
+        let mut config: TaggerConfig = serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
         config.check_label_maps(model_dir)?;
+        if let Some(seed) = add_promo_sentence_head {
+            tch::manual_seed(seed);
+            config.promo_sentence_head = true;
+        }
+        let is_new_head = |name: &str| add_promo_sentence_head.is_some() && name.starts_with(PROMO_SENTENCE_VARS);
         let base = BaseModelDir::open(base_dir)?;
         if base.manifest.source_sha256 != config.base_sha256 {
             return Err(err(format!(
@@ -212,6 +230,7 @@ impl Tagger {
         for (name, var) in vars {
             match stored.get(&name) {
                 Some(src) => pairs.push((name, var, src)),
+                None if is_new_head(&name) => {} // keeps its fresh initialisation
                 None => missing.push(name),
             }
         }
@@ -226,6 +245,11 @@ impl Tagger {
             tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))?;
         }
         t.tuned_vs.freeze();
+        for (name, var) in t.tuned_vs.variables() {
+            if is_new_head(&name) {
+                let _ = var.set_requires_grad(true);
+            }
+        }
         Ok(t)
     }
 
