@@ -401,15 +401,23 @@ pub fn train_model(
         return Err(FintagError::Invalid("no training documents".into()));
     }
     let t0 = Instant::now();
-    let tagger = match &cfg.from_model {
-        Some(dir) if cfg.promo_sentence_head => Tagger::load_for_promo_sentence_head(dir, base_dir, cfg.seed as i64)?,
+    // The model and the number of its lower layers that stay frozen (run once and cached).
+    let (tagger, split) = match &cfg.from_model {
+        // From a finished model nothing in the encoder trains: all of it is cached.
+        Some(dir) if cfg.promo_sentence_head => {
+            let t = Tagger::load_for_promo_sentence_head(dir, base_dir, cfg.seed as i64)?;
+            let all = t.encoder.layers.len();
+            (t, all)
+        }
         Some(_) => {
             return Err(FintagError::Invalid("training from a model trains its sentence PROMO head: add --promo-sentence-head".into()))
         }
-        None => Tagger::fresh(base_dir, &cfg.fresh_model())?,
+        None => {
+            let t = Tagger::fresh(base_dir, &cfg.fresh_model())?;
+            let split = t.split_layer();
+            (t, split)
+        }
     };
-    // From a finished model nothing in the encoder trains, so all of it is cached.
-    let split = if cfg.from_model.is_some() { tagger.encoder.layers.len() } else { tagger.split_layer() };
     obs.message(&format!("caching the frozen layers 0..{split} for {} documents", train_docs.len()));
     let mut examples = prepare_examples(&tagger, train_docs, split)?;
     let cache_seconds = t0.elapsed().as_secs_f64();

@@ -38,6 +38,12 @@ pub struct HeadOutputs {
     pub promo_sentence_logits: Option<Tensor>,
 }
 
+/// Whether a variable of a model's store belongs to the sentence PROMO head (the names
+/// `Heads::new` gives it under "heads").
+pub fn is_promo_sentence_var(name: &str) -> bool {
+    name.starts_with("heads.promo_sentence_")
+}
+
 impl Heads {
     /// `document_sees_sentences`: the document head reads, beside the pooled states, the
     /// mean of the sentence-sentiment probabilities (held fixed for its gradient, so the

@@ -3,7 +3,7 @@
 
 use super::base::{write_json, BaseModelDir, BaseWeights};
 use super::encoder::Encoder;
-use super::heads::{HeadOutputs, Heads};
+use super::heads::{is_promo_sentence_var, HeadOutputs, Heads};
 use crate::encode::{make_windows, token_owners, Encoding, TextTokenizer, Window, WindowConfig};
 use crate::error::{FintagError, Result};
 use crate::text::SentenceBounds;
@@ -13,8 +13,6 @@ use tch::{nn, Device, Kind, Tensor};
 
 pub const WEIGHTS_FILE: &str = "weights.ot";
 pub const CONFIG_FILE: &str = "config.json";
-/// The variables of the sentence PROMO head (see `Heads::new`).
-const PROMO_SENTENCE_VARS: &str = "heads.promo_sentence_";
 
 /// The choices that shape a model before training (`Tagger::fresh`).
 #[derive(Debug, Clone)]
@@ -204,7 +202,7 @@ impl Tagger {
             tch::manual_seed(seed);
             config.promo_sentence_head = true;
         }
-        let is_new_head = |name: &str| add_promo_sentence_head.is_some() && name.starts_with(PROMO_SENTENCE_VARS);
+        let is_new_head = |name: &str| add_promo_sentence_head.is_some() && is_promo_sentence_var(name);
         let base = BaseModelDir::open(base_dir)?;
         if base.manifest.source_sha256 != config.base_sha256 {
             return Err(err(format!(
