@@ -9,6 +9,15 @@ use fintag::model::tagger::{FreshModel, Tagger};
 use fintag::pipeline::Pipeline;
 use fintag::train::{mean_loss, train_model, Silent, TrainConfig};
 
+/// libtorch's random generator is global to the process: tests that seed it and then draw
+/// from it (head initialisation, dropout) would interleave their draws when run in parallel,
+/// and a run would no longer repeat itself. Each test holds this lock while it trains.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn torch_rng() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The first `n` training documents shorter than `max_chars` (short documents keep the tests quick).
 fn short_train_docs(max_chars: usize, n: usize) -> Vec<LabelledDocument> {
     let all = read_labelled(&common::repo().join("data/train.jsonl")).unwrap().docs;
@@ -17,6 +26,7 @@ fn short_train_docs(max_chars: usize, n: usize) -> Vec<LabelledDocument> {
 
 #[test]
 fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
+    let _rng = torch_rng();
     let base = common::base_dir();
     let docs = short_train_docs(1200, 6);
     let (train, dev) = docs.split_at(4);
@@ -54,6 +64,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
 
 #[test]
 fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch_on_dev() {
+    let _rng = torch_rng();
     let base = common::base_dir();
     let docs = short_train_docs(900, 7);
     let (train, dev) = docs.split_at(4);
@@ -99,6 +110,7 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
 
 #[test]
 fn training_from_a_model_changes_only_its_new_sentence_promo_head() {
+    let _rng = torch_rng();
     let base = common::base_dir();
     let docs = short_train_docs(1000, 6);
     let (train, dev) = docs.split_at(4);
@@ -152,6 +164,7 @@ fn training_from_a_model_changes_only_its_new_sentence_promo_head() {
 
 #[test]
 fn a_model_on_another_base_is_refused_with_the_reason() {
+    let _rng = torch_rng();
     let base = common::base_dir();
     let dir = tempfile::tempdir().unwrap();
     let t = Tagger::fresh(
