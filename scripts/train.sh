@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the shipped model models/fintag-de (fixed seed, deterministic on CPU).
-# Runs on CPU in about two hours on two cores (the shipped run: 8,380 s beside other jobs;
+# Runs on CPU in about two hours on two cores, often a little more (the shipped run: 8,380 s beside other jobs;
 # 14 epochs at its fastest epoch time, 467 s, are 1.8 hours); progress and per-epoch dev metrics
 # are printed; metrics.json, dev_report.json and training.html (the curves as charts) land
 # next to the checkpoint.
