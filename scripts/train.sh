@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the shipped model models/fintag-de (fixed seed; deterministic on one CPU kind, while
 # another CPU's float32 sums give another run-to-run sample: README "Run-to-run variation").
-# Runs on CPU in 1-2 hours on two cores, depending on the CPU: 67 minutes end to end on an idle
+# Runs on CPU in 1.1-2.2 hours on two cores, depending on the CPU: 67 minutes end to end on an idle
 # AMD EPYC host (session 20, 4,001 s of training), 7,929 s of training on an idle Xeon host
 # (session 19, with a small extra head); progress and per-epoch dev metrics
 # are printed; metrics.json, dev_report.json and training.html (the curves as charts) land
