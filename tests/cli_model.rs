@@ -373,3 +373,49 @@ fn model_tags_mark_the_tokens_promo_spans_are_made_of() {
     assert!(promo_tokens(promo) >= 20, "{} promotional tokens", promo_tokens(promo));
     assert_eq!(promo_tokens(plain), 0);
 }
+
+#[test]
+fn model_average_is_the_mean_of_the_weights_and_refuses_other_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = common::repo().join("models/fintag-de");
+    let base = common::base_dir();
+    let stored = tch::Tensor::load_multi(shipped.join("weights.ot")).unwrap();
+    // a second model: the shipped one with the entity head's weights set to zero
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(shipped.join("config.json"), other.join("config.json")).unwrap();
+    let zeroed: Vec<(String, tch::Tensor)> =
+        stored.iter().map(|(n, t)| (n.clone(), if n == "heads.entity.weight" { t.zeros_like() } else { t.shallow_clone() })).collect();
+    tch::Tensor::save_multi(&zeroed, other.join("weights.ot")).unwrap();
+    let out = dir.path().join("soup");
+    fintag().args(["model", "average"]).arg(&shipped).arg(&other).arg("--base").arg(&base).arg("--out").arg(&out).assert().success();
+    let mean: std::collections::HashMap<String, tch::Tensor> =
+        tch::Tensor::load_multi(out.join("weights.ot")).unwrap().into_iter().collect();
+    assert_eq!(mean.len(), stored.len());
+    for (name, t) in &stored {
+        // halving a float16 value is exact, and equal values average to themselves
+        let want = if name == "heads.entity.weight" { t.to_kind(tch::Kind::Float) / 2.0 } else { t.to_kind(tch::Kind::Float) };
+        let got = mean[name].to_kind(tch::Kind::Float);
+        assert!(got.equal(&want), "{name} is not the mean of the two models");
+    }
+    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["name"], "soup");
+    // a model of another shape (one tensor with other dimensions) is refused by name
+    let t = tch::Tensor::zeros(&[3, 3], (tch::Kind::Half, tch::Device::Cpu));
+    let reshaped: Vec<(String, tch::Tensor)> =
+        stored.iter().map(|(n, x)| (n.clone(), if n == "heads.entity.weight" { t.shallow_clone() } else { x.shallow_clone() })).collect();
+    tch::Tensor::save_multi(&reshaped, other.join("weights.ot")).unwrap();
+    let o = fintag()
+        .args(["model", "average"])
+        .arg(&shipped)
+        .arg(&other)
+        .arg("--base")
+        .arg(&base)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&o.get_output().stderr).to_string();
+    assert!(err.contains("heads.entity.weight"), "{err}");
+    assert!(!dir.path().join("bad").join("weights.ot").exists());
+}

