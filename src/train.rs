@@ -198,7 +198,17 @@ impl WeightSum {
             self.sums = tch::no_grad(|| vars.iter().map(|(n, v)| (n.clone(), v.detach().copy())).collect());
             self.first_epoch = epoch;
         } else {
-            for ((_, sum), (_, v)) in self.sums.iter_mut().zip(&vars) {
+            if vars.len() != self.sums.len() {
+                return Err(FintagError::Invalid(format!(
+                    "has {} tensors where the first has {}: only models of one shape can be averaged",
+                    vars.len(),
+                    self.sums.len()
+                )));
+            }
+            for ((name, sum), (other, v)) in self.sums.iter_mut().zip(&vars) {
+                if name != other || sum.size() != v.size() {
+                    return Err(FintagError::Invalid(format!("tensor {name} is missing or has another shape than in the first")));
+                }
                 let _sum = tch::no_grad(|| sum.f_add_(v))?; // in place; the returned handle aliases `sum`
             }
         }
@@ -218,6 +228,23 @@ impl WeightSum {
         }
         Ok(previous)
     }
+}
+
+/// The uniform mean of several trained models' weights (a "model soup"), for `fintag model
+/// average`: each directory is loaded and checked like any model, all must have the same
+/// tensors, and the result takes the first model's config (decoder thresholds included,
+/// which are worth tuning again for the mean).
+pub fn average_models(model_dirs: &[PathBuf], base_dir: &Path) -> Result<Tagger> {
+    let first = model_dirs.first().ok_or_else(|| FintagError::Invalid("no model to average".into()))?;
+    let mean = Tagger::load(first, base_dir)?;
+    let mut sum = WeightSum::new();
+    for (i, dir) in model_dirs.iter().enumerate() {
+        let other = if i == 0 { None } else { Some(Tagger::load(dir, base_dir)?) };
+        let vs = other.as_ref().map_or(&mean.tuned_vs, |o| &o.tuned_vs);
+        sum.add(vs, i + 1).map_err(|e| FintagError::Model { dir: dir.clone(), message: e.to_string() })?;
+    }
+    sum.swap_in_mean(&mean.tuned_vs)?;
+    Ok(mean)
 }
 
 fn restore(vs: &nn::VarStore, values: &[(String, Tensor)]) -> Result<()> {

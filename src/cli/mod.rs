@@ -261,7 +261,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Model(ModelCommand::Average { models, out, base, name }) => {
             let base = base.unwrap_or_else(|| fintag::model::tagger::default_base_dir(&models[0]));
-            let mut t = fintag::model::tagger::Tagger::load_average(&models, &base)?;
+            let mut t = fintag::train::average_models(&models, &base)?;
             t.config.name = name.unwrap_or_else(|| out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
             t.save(&out)?;
             eprintln!("wrote the mean of {} models to {}", models.len(), out.display());

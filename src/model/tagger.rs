@@ -251,47 +251,6 @@ impl Tagger {
         Ok(t)
     }
 
-    /// The uniform mean of several trained models' weights (a "model soup"): each directory
-    /// is loaded and checked like any model, all must share the base model and the same
-    /// tensors, and the result takes the first model's config (decoder thresholds included,
-    /// which are worth tuning again for the mean).
-    pub fn load_average(model_dirs: &[PathBuf], base_dir: &Path) -> Result<Self> {
-        let (first, rest) = model_dirs.split_first().ok_or_else(|| FintagError::Invalid("no model to average".into()))?;
-        let t = Self::load(first, base_dir)?;
-        let mut sums: Vec<(String, Tensor)> = t.tuned_vs.variables().into_iter().collect();
-        sums.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut sums: Vec<(String, Tensor)> = sums.into_iter().map(|(n, v)| (n, v.detach().copy())).collect();
-        for dir in rest {
-            let other = Self::load(dir, base_dir)?;
-            let vars = other.tuned_vs.variables();
-            if vars.len() != sums.len() {
-                return Err(FintagError::Model {
-                    dir: dir.clone(),
-                    message: format!(
-                        "has {} tensors, {} has {}: only models of one shape can be averaged",
-                        vars.len(),
-                        first.display(),
-                        sums.len()
-                    ),
-                });
-            }
-            for (name, sum) in sums.iter_mut() {
-                let v = vars.get(name).filter(|v| v.size() == sum.size()).ok_or_else(|| FintagError::Model {
-                    dir: dir.clone(),
-                    message: format!("tensor {name} is missing or has another shape than in {}", first.display()),
-                })?;
-                let _sum = tch::no_grad(|| sum.f_add_(v))?; // in place
-            }
-        }
-        let mut vars = t.tuned_vs.variables();
-        for (name, sum) in &sums {
-            if let Some(var) = vars.get_mut(name) {
-                tch::no_grad(|| var.f_copy_(&(sum / model_dirs.len() as f64)))?;
-            }
-        }
-        Ok(t)
-    }
-
     /// A second model over the same weights (no copy), for another inference thread; it
     /// has no variables of its own, so it cannot be trained or saved.
     pub fn replica(&self) -> Tagger {
