@@ -238,10 +238,10 @@ pub fn average_models(model_dirs: &[PathBuf], base_dir: &Path) -> Result<Tagger>
     let first = model_dirs.first().ok_or_else(|| FintagError::Invalid("no model to average".into()))?;
     let mean = Tagger::load(first, base_dir)?;
     let mut sum = WeightSum::new();
-    for (i, dir) in model_dirs.iter().enumerate() {
-        let other = if i == 0 { None } else { Some(Tagger::load(dir, base_dir)?) };
-        let vs = other.as_ref().map_or(&mean.tuned_vs, |o| &o.tuned_vs);
-        sum.add(vs, i + 1).map_err(|e| FintagError::Model { dir: dir.clone(), message: e.to_string() })?;
+    sum.add(&mean.tuned_vs, 1)?;
+    for (i, dir) in model_dirs.iter().enumerate().skip(1) {
+        let other = Tagger::load(dir, base_dir)?;
+        sum.add(&other.tuned_vs, i + 1).map_err(|e| FintagError::Model { dir: dir.clone(), message: e.to_string() })?;
     }
     sum.swap_in_mean(&mean.tuned_vs)?;
     Ok(mean)
