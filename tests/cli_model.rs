@@ -1,6 +1,7 @@
 //! The product surface end to end through the binary, on the shipped model:
 //! classify (all formats, filters, bad input), flag (CSV/JSONL, resume, shards, exit codes,
-//! refusal to overwrite, SIGKILL safety), eval (--pred, --json, --html) and model tags.
+//! refusal to overwrite, SIGKILL safety), eval (--pred, --json, --html) and the model tools
+//! (tags, average, set-decoder).
 
 mod common;
 
@@ -420,4 +421,40 @@ fn model_average_is_the_mean_of_the_weights_and_refuses_other_shapes() {
     let err = String::from_utf8_lossy(&o.get_output().stderr).to_string();
     assert!(err.contains("heads.entity.weight"), "{err}");
     assert!(!dir.path().join("bad").join("weights.ot").exists());
+}
+
+#[test]
+fn model_set_decoder_stores_only_the_thresholds_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = common::repo().join("models/fintag-de");
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for f in ["config.json", "weights.ot"] {
+        std::fs::copy(shipped.join(f), copy.join(f)).unwrap();
+    }
+    let read = || -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap() };
+    let before = read();
+    let base = common::base_dir();
+    // without options it only shows the settings
+    let o = fintag().args(["model", "set-decoder", "--model"]).arg(&copy).arg("--base").arg(&base).assert().success();
+    assert!(String::from_utf8_lossy(&o.get_output().stderr).contains("min_clause_tokens"));
+    assert_eq!(read(), before);
+    let clause = before["decode"]["min_clause_tokens"].as_u64().unwrap() + 1;
+    fintag()
+        .args(["model", "set-decoder", "--promo-threshold-flagged", "0.45", "--min-clause-tokens", &clause.to_string(), "--model"])
+        .arg(&copy)
+        .arg("--base")
+        .arg(&base)
+        .assert()
+        .success();
+    let after = read();
+    assert_eq!(after["decode"]["min_clause_tokens"].as_u64().unwrap(), clause);
+    assert!((after["decode"]["promo_threshold_flagged"].as_f64().unwrap() - 0.45).abs() < 1e-6);
+    let mut expected = before.clone();
+    expected["decode"]["min_clause_tokens"] = after["decode"]["min_clause_tokens"].clone();
+    expected["decode"]["promo_threshold_flagged"] = after["decode"]["promo_threshold_flagged"].clone();
+    assert_eq!(after, expected, "nothing else in config.json changes");
+    // a malformed value is refused by name
+    let out = fintag().args(["model", "set-decoder", "--min-clause-tokens", "x", "--model"]).arg(&copy).assert().failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("min-clause-tokens"));
 }

@@ -1,6 +1,6 @@
 //! `fintag eval`: metrics of the model (or of --pred predictions) on labelled data.
 
-use super::{load_pipeline, ModelArgs};
+use super::{load_pipeline, ModelArgs, PromoThresholds};
 use clap::Args;
 use fintag::document::{Document, LabelledDocument};
 use fintag::formats::foreign::{import, ImportFormat};
@@ -61,21 +61,8 @@ pub struct EvalArgs {
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
-    /// Override the model's PROMO token threshold (for tuning on dev)
-    #[arg(long)]
-    pub promo_threshold: Option<f32>,
-    /// Override the PROMO token threshold in documents the clickbait head flags
-    #[arg(long)]
-    pub promo_threshold_flagged: Option<f32>,
-    /// Override the share of promotional tokens that makes a whole sentence PROMO
-    #[arg(long)]
-    pub promo_sentence_share: Option<f32>,
-    /// Override the sentence PROMO head's whole-sentence threshold (models with that head)
-    #[arg(long)]
-    pub promo_sentence_threshold: Option<f32>,
-    /// Override the shortest promotional clause, in tokens
-    #[arg(long)]
-    pub min_clause_tokens: Option<usize>,
+    #[command(flatten)]
+    pub thresholds: PromoThresholds,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -117,21 +104,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }
-            if let Some(x) = a.promo_threshold {
-                pipeline.decode.promo_threshold = x;
-            }
-            if let Some(x) = a.promo_threshold_flagged {
-                pipeline.decode.promo_threshold_flagged = x;
-            }
-            if let Some(x) = a.promo_sentence_share {
-                pipeline.decode.whole_sentence_share = x;
-            }
-            if let Some(x) = a.promo_sentence_threshold {
-                pipeline.decode.promo_sentence_threshold = x;
-            }
-            if let Some(x) = a.min_clause_tokens {
-                pipeline.decode.min_clause_tokens = x;
-            }
+            a.thresholds.apply(&mut pipeline.decode);
             let bar = ProgressBar::new(gold.len() as u64);
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} docs  {per_sec}  ETA {eta}")

@@ -39,6 +39,47 @@ pub struct ModelArgs {
     pub precision: Precision,
 }
 
+/// The PROMO decoder thresholds a command may set (shared by eval and `model set-decoder`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PromoThresholds {
+    /// PROMO token threshold in documents the clickbait head does not flag (above 1: none there)
+    #[arg(long)]
+    pub promo_threshold: Option<f32>,
+    /// PROMO token threshold in documents the clickbait head flags
+    #[arg(long)]
+    pub promo_threshold_flagged: Option<f32>,
+    /// Share of promotional tokens that makes a whole sentence PROMO
+    #[arg(long)]
+    pub promo_sentence_share: Option<f32>,
+    /// The sentence PROMO head's whole-sentence threshold (models with that head)
+    #[arg(long)]
+    pub promo_sentence_threshold: Option<f32>,
+    /// Shortest promotional clause, in tokens
+    #[arg(long)]
+    pub min_clause_tokens: Option<usize>,
+}
+
+impl PromoThresholds {
+    /// Overrides the given settings, leaves the rest as the model has them.
+    pub fn apply(&self, d: &mut fintag::decode::DecodeConfig) {
+        if let Some(x) = self.promo_threshold {
+            d.promo_threshold = x;
+        }
+        if let Some(x) = self.promo_threshold_flagged {
+            d.promo_threshold_flagged = x;
+        }
+        if let Some(x) = self.promo_sentence_share {
+            d.whole_sentence_share = x;
+        }
+        if let Some(x) = self.promo_sentence_threshold {
+            d.promo_sentence_threshold = x;
+        }
+        if let Some(x) = self.min_clause_tokens {
+            d.min_clause_tokens = x;
+        }
+    }
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
     /// float32 throughout
@@ -96,6 +137,14 @@ pub enum ModelCommand {
         /// found, nothing else flagged); the best dev setting among those that manage it wins
         #[arg(long)]
         require: Vec<PathBuf>,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Show a model's PROMO decoder thresholds; with options, store those values in its config.json
+    /// (e.g. the thresholds `tune-decoder` chose for a sibling model when no unseen dev data is left)
+    SetDecoder {
+        #[command(flatten)]
+        thresholds: PromoThresholds,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -246,11 +295,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             let row = table.iter().find(|r| r.0 == best).map(|r| (r.1, r.2)).unwrap_or_default();
             eprintln!("best of {} settings: {best:?}: PROMO char F1 {:.4}, dev score {:.4}", table.len(), row.0, row.1);
-            let dir = model.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir);
-            let mut cfg = p.tagger.config.clone();
-            cfg.decode = best;
-            fintag::model::base::write_json(&dir.join(fintag::model::tagger::CONFIG_FILE), &cfg)?;
-            eprintln!("stored in {}", dir.join(fintag::model::tagger::CONFIG_FILE).display());
+            store_decoder(&model, &p, best)?;
+            Ok(0)
+        }
+        Command::Model(ModelCommand::SetDecoder { thresholds, model }) => {
+            let p = load_pipeline(&model)?;
+            let mut d = p.decode;
+            thresholds.apply(&mut d);
+            eprintln!("{d:?}");
+            if d != p.decode {
+                store_decoder(&model, &p, d)?;
+            }
             Ok(0)
         }
         Command::Model(ModelCommand::TrainingPage { dir }) => {
@@ -292,6 +347,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Writes the model's config.json again with these decoder settings.
+fn store_decoder(model: &ModelArgs, p: &fintag::pipeline::Pipeline, decode: fintag::decode::DecodeConfig) -> anyhow::Result<()> {
+    let path = model.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir).join(fintag::model::tagger::CONFIG_FILE);
+    let mut cfg = p.tagger.config.clone();
+    cfg.decode = decode;
+    fintag::model::base::write_json(&path, &cfg)?;
+    eprintln!("stored in {}", path.display());
+    Ok(())
 }
 
 /// The command is done and the process about to exit: freeing the model would only cost
