@@ -205,10 +205,11 @@ impl WeightSum {
                     self.sums.len()
                 )));
             }
-            for ((name, sum), (other, v)) in self.sums.iter_mut().zip(&vars) {
-                if name != other || sum.size() != v.size() {
-                    return Err(FintagError::Invalid(format!("tensor {name} is missing or has another shape than in the first")));
-                }
+            // every tensor is checked before any is added, so a refused model leaves the sum as it was
+            if let Some((name, _)) = self.sums.iter().zip(&vars).find(|((n, s), (o, v))| n != o || s.size() != v.size()).map(|p| p.0) {
+                return Err(FintagError::Invalid(format!("tensor {name} is missing or has another shape than in the first")));
+            }
+            for ((_, sum), (_, v)) in self.sums.iter_mut().zip(&vars) {
                 let _sum = tch::no_grad(|| sum.f_add_(v))?; // in place; the returned handle aliases `sum`
             }
         }
@@ -698,6 +699,35 @@ pub fn tune_decoder(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn store(vars: &[(&str, &[i64], f64)]) -> nn::VarStore {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        for &(name, shape, value) in vars {
+            let _ = vs.root().var(name, shape, nn::Init::Const(value));
+        }
+        vs
+    }
+
+    #[test]
+    fn weight_sum_averages_one_shape_and_refuses_another() {
+        let mut sum = WeightSum::new();
+        sum.add(&store(&[("a", &[2, 3], 1.0), ("b", &[4], 0.0)]), 1).unwrap();
+        // another shape, another name, another count: each refused, naming the tensor
+        let err = sum.add(&store(&[("a", &[3, 2], 1.0), ("b", &[4], 0.0)]), 2).unwrap_err().to_string();
+        assert!(err.contains("tensor a"), "{err}");
+        let err = sum.add(&store(&[("a", &[2, 3], 1.0), ("c", &[4], 0.0)]), 2).unwrap_err().to_string();
+        assert!(err.contains("tensor b"), "{err}");
+        assert!(sum.add(&store(&[("a", &[2, 3], 1.0)]), 2).is_err());
+        // the refused models left the sum as it was
+        sum.add(&store(&[("a", &[2, 3], 3.0), ("b", &[4], 1.0)]), 2).unwrap();
+        let target = store(&[("a", &[2, 3], 0.0), ("b", &[4], 0.0)]);
+        let previous = sum.swap_in_mean(&target).unwrap();
+        assert_eq!(previous.len(), 2);
+        let vars = target.variables();
+        assert!(vars["a"].equal(&tch::Tensor::full(&[2, 3], 2.0, (tch::Kind::Float, tch::Device::Cpu))));
+        assert!(vars["b"].equal(&tch::Tensor::full(&[4], 0.5, (tch::Kind::Float, tch::Device::Cpu))));
+        assert_eq!((sum.first_epoch, sum.last_epoch, sum.count), (1, 2, 2));
+    }
 
     #[test]
     fn a_sentence_is_a_promo_target_when_gold_promo_covers_half_of_it() {
