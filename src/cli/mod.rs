@@ -351,7 +351,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Writes the model's config.json again with these decoder settings.
 fn store_decoder(model: &ModelArgs, p: &fintag::pipeline::Pipeline, decode: fintag::decode::DecodeConfig) -> anyhow::Result<()> {
-    let path = model.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir).join(fintag::model::tagger::CONFIG_FILE);
+    let path = model_dir(model).join(fintag::model::tagger::CONFIG_FILE);
     let mut cfg = p.tagger.config.clone();
     cfg.decode = decode;
     fintag::model::base::write_json(&path, &cfg)?;
@@ -366,8 +366,13 @@ pub fn exit_without_freeing(pipeline: fintag::pipeline::Pipeline) {
 }
 
 /// Loads the pipeline named by the model flags.
+/// The model directory the arguments name: --model, else $FINTAG_MODEL, else models/fintag-de.
+fn model_dir(m: &ModelArgs) -> std::path::PathBuf {
+    m.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir)
+}
+
 pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline> {
-    let model = m.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir);
+    let model = model_dir(m);
     let base = m.base.clone().unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));
     let mut p = fintag::pipeline::Pipeline::load(&model, &base)?;
     p.batch_tokens = m.batch_tokens.max(512);
