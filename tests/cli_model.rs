@@ -429,22 +429,18 @@ fn model_set_decoder_stores_only_the_thresholds_it_is_given() {
     let shipped = common::repo().join("models/fintag-de");
     let copy = dir.path().join("copy");
     std::fs::create_dir(&copy).unwrap();
-    for f in ["config.json", "weights.ot"] {
-        std::fs::copy(shipped.join(f), copy.join(f)).unwrap();
-    }
+    // config.json alone: the command edits the decoder settings without loading the weights
+    std::fs::copy(shipped.join("config.json"), copy.join("config.json")).unwrap();
     let read = || -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap() };
     let before = read();
-    let base = common::base_dir();
     // without options it only shows the settings
-    let o = fintag().args(["model", "set-decoder", "--model"]).arg(&copy).arg("--base").arg(&base).assert().success();
+    let o = fintag().args(["model", "set-decoder", "--model"]).arg(&copy).assert().success();
     assert!(String::from_utf8_lossy(&o.get_output().stderr).contains("min_clause_tokens"));
     assert_eq!(read(), before);
     let clause = before["decode"]["min_clause_tokens"].as_u64().unwrap() + 1;
     fintag()
         .args(["model", "set-decoder", "--promo-threshold-flagged", "0.45", "--min-clause-tokens", &clause.to_string(), "--model"])
         .arg(&copy)
-        .arg("--base")
-        .arg(&base)
         .assert()
         .success();
     let after = read();
@@ -454,7 +450,18 @@ fn model_set_decoder_stores_only_the_thresholds_it_is_given() {
     expected["decode"]["min_clause_tokens"] = after["decode"]["min_clause_tokens"].clone();
     expected["decode"]["promo_threshold_flagged"] = after["decode"]["promo_threshold_flagged"].clone();
     assert_eq!(after, expected, "nothing else in config.json changes");
-    // a malformed value is refused by name
-    let out = fintag().args(["model", "set-decoder", "--min-clause-tokens", "x", "--model"]).arg(&copy).assert().failure();
-    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("min-clause-tokens"));
+    // malformed or out-of-range values are refused by name, and config.json stays as it was
+    for (flag, value) in [
+        ("--min-clause-tokens", "x"),
+        ("--promo-sentence-share", "1.5"),
+        ("--promo-threshold", "-0.1"),
+        ("--promo-threshold-flagged", "NaN"),
+    ] {
+        let out = fintag().args(["model", "set-decoder", &format!("{flag}={value}"), "--model"]).arg(&copy).assert().failure();
+        assert!(String::from_utf8_lossy(&out.get_output().stderr).contains(&flag[2..]), "{flag} {value}");
+        assert_eq!(read(), after, "{flag} {value}");
+    }
+    // a directory without config.json is not a model
+    let out = fintag().args(["model", "set-decoder", "--promo-threshold", "0.5", "--model"]).arg(dir.path()).assert().failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("config.json"));
 }

@@ -43,20 +43,38 @@ pub struct ModelArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct PromoThresholds {
     /// PROMO token threshold in documents the clickbait head does not flag (above 1: none there)
-    #[arg(long)]
+    #[arg(long, value_parser = threshold)]
     pub promo_threshold: Option<f32>,
     /// PROMO token threshold in documents the clickbait head flags
-    #[arg(long)]
+    #[arg(long, value_parser = threshold)]
     pub promo_threshold_flagged: Option<f32>,
     /// Share of promotional tokens that makes a whole sentence PROMO
-    #[arg(long)]
+    #[arg(long, value_parser = share)]
     pub promo_sentence_share: Option<f32>,
     /// The sentence PROMO head's whole-sentence threshold (models with that head)
-    #[arg(long)]
+    #[arg(long, value_parser = threshold)]
     pub promo_sentence_threshold: Option<f32>,
     /// Shortest promotional clause, in tokens
     #[arg(long)]
     pub min_clause_tokens: Option<usize>,
+}
+
+/// A probability threshold: 0 or more (above 1 nothing passes it).
+fn threshold(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(_) => Err("a threshold is a number of 0 or more".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A share of a sentence's tokens: from 0 to 1.
+fn share(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("a share is a number from 0 to 1".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl PromoThresholds {
@@ -145,8 +163,9 @@ pub enum ModelCommand {
     SetDecoder {
         #[command(flatten)]
         thresholds: PromoThresholds,
-        #[command(flatten)]
-        model: ModelArgs,
+        /// Model directory (default: $FINTAG_MODEL, else models/fintag-de); only its config.json is read and written
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// (Re)write a model directory's training.html (the curves as charts) from its metrics.json
     TrainingPage {
@@ -295,16 +314,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             let row = table.iter().find(|r| r.0 == best).map(|r| (r.1, r.2)).unwrap_or_default();
             eprintln!("best of {} settings: {best:?}: PROMO char F1 {:.4}, dev score {:.4}", table.len(), row.0, row.1);
-            store_decoder(&model, &p, best)?;
+            let mut cfg = p.tagger.config.clone();
+            cfg.decode = best;
+            store_config(&model_dir(&model), &cfg)?;
             Ok(0)
         }
         Command::Model(ModelCommand::SetDecoder { thresholds, model }) => {
-            let p = load_pipeline(&model)?;
-            let mut d = p.decode;
-            thresholds.apply(&mut d);
-            eprintln!("{d:?}");
-            if d != p.decode {
-                store_decoder(&model, &p, d)?;
+            let dir = model.unwrap_or_else(fintag::model::tagger::default_model_dir);
+            let mut cfg = fintag::model::tagger::TaggerConfig::read(&dir)?;
+            let before = cfg.decode;
+            thresholds.apply(&mut cfg.decode);
+            eprintln!("{:?}", cfg.decode);
+            if cfg.decode != before {
+                store_config(&dir, &cfg)?;
             }
             Ok(0)
         }
@@ -349,12 +371,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Writes the model's config.json again with these decoder settings.
-fn store_decoder(model: &ModelArgs, p: &fintag::pipeline::Pipeline, decode: fintag::decode::DecodeConfig) -> anyhow::Result<()> {
-    let path = model_dir(model).join(fintag::model::tagger::CONFIG_FILE);
-    let mut cfg = p.tagger.config.clone();
-    cfg.decode = decode;
-    fintag::model::base::write_json(&path, &cfg)?;
+/// Writes a model directory's config.json (after a decoder change).
+fn store_config(dir: &std::path::Path, cfg: &fintag::model::tagger::TaggerConfig) -> anyhow::Result<()> {
+    let path = dir.join(fintag::model::tagger::CONFIG_FILE);
+    fintag::model::base::write_json(&path, cfg)?;
     eprintln!("stored in {}", path.display());
     Ok(())
 }
@@ -365,12 +385,12 @@ pub fn exit_without_freeing(pipeline: fintag::pipeline::Pipeline) {
     std::mem::forget(pipeline);
 }
 
-/// Loads the pipeline named by the model flags.
 /// The model directory the arguments name: --model, else $FINTAG_MODEL, else models/fintag-de.
 fn model_dir(m: &ModelArgs) -> std::path::PathBuf {
     m.model.clone().unwrap_or_else(fintag::model::tagger::default_model_dir)
 }
 
+/// Loads the pipeline named by the model flags.
 pub fn load_pipeline(m: &ModelArgs) -> anyhow::Result<fintag::pipeline::Pipeline> {
     let model = model_dir(m);
     let base = m.base.clone().unwrap_or_else(|| fintag::model::tagger::default_base_dir(&model));

@@ -79,6 +79,20 @@ impl TaggerConfig {
     pub fn windows(&self) -> WindowConfig {
         WindowConfig { max_tokens: self.max_tokens, overlap: self.overlap }
     }
+    /// Reads a model directory's config.json and checks its label maps against this
+    /// version's labels (the weights are not touched).
+    pub fn read(model_dir: &Path) -> Result<Self> {
+        let err = |message: String| FintagError::Model { dir: model_dir.to_path_buf(), message };
+        let cfg_path = model_dir.join(CONFIG_FILE);
+        if !cfg_path.is_file() {
+            return Err(err(format!("no {CONFIG_FILE} (not a fintag model directory; train one with `fintag train` or pass --model)")));
+        }
+        let raw = std::fs::read_to_string(&cfg_path).map_err(|e| FintagError::io(&cfg_path, e))?;
+        let config: TaggerConfig = serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
+        config.check_label_maps(model_dir)?;
+        Ok(config)
+    }
+
     fn check_label_maps(&self, dir: &Path) -> Result<()> {
         let fresh = TaggerConfig::new("", "", 0);
         if self.entity_labels != fresh.entity_labels || self.promo_tags != fresh.promo_tags || self.sentiments != fresh.sentiments {
@@ -191,13 +205,7 @@ impl Tagger {
 
     fn load_with(model_dir: &Path, base_dir: &Path, add_promo_sentence_head: Option<i64>) -> Result<Self> {
         let err = |message: String| FintagError::Model { dir: model_dir.to_path_buf(), message };
-        let cfg_path = model_dir.join(CONFIG_FILE);
-        if !cfg_path.is_file() {
-            return Err(err(format!("no {CONFIG_FILE} (not a fintag model directory; train one with `fintag train` or pass --model)")));
-        }
-        let raw = std::fs::read_to_string(&cfg_path).map_err(|e| FintagError::io(&cfg_path, e))?;
-        let mut config: TaggerConfig = serde_json::from_str(&raw).map_err(|e| err(format!("{CONFIG_FILE}: {e}")))?;
-        config.check_label_maps(model_dir)?;
+        let mut config = TaggerConfig::read(model_dir)?;
         if let Some(seed) = add_promo_sentence_head {
             tch::manual_seed(seed);
             config.promo_sentence_head = true;
