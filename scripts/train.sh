@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the shipped model models/fintag-de (fixed seed; deterministic on one CPU kind, while
-# another CPU's float32 sums give another run-to-run sample: README "Run-to-run variation").
+# another CPU's float32 sums give another run-to-run sample: docs/experiments.md "Run-to-run variation").
 # Runs on CPU in 1.1-2.2 hours on two cores, depending on the CPU and how busy the host is: the
 # shipped model took 94 minutes end to end on an AMD EPYC host (session 21, 5,605 s of training;
 # the same host kind ran the previous corpus in 67 minutes in session 20), 7,929 s of training
