@@ -79,6 +79,7 @@ impl TaggerConfig {
     pub fn windows(&self) -> WindowConfig {
         WindowConfig { max_tokens: self.max_tokens, overlap: self.overlap }
     }
+
     /// Reads a model directory's config.json and checks its label maps against this
     /// version's labels (the weights are not touched).
     pub fn read(model_dir: &Path) -> Result<Self> {
