@@ -43,6 +43,11 @@ pub struct LabelledDocument {
 }
 
 impl LabelledDocument {
+    /// The text alone, as the model is given it.
+    pub fn unlabelled(&self) -> Document {
+        Document { id: self.id.clone(), text: self.text.clone() }
+    }
+
     pub fn char_len(&self) -> usize {
         self.text.chars().count()
     }

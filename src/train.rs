@@ -361,7 +361,7 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument], split: usize) ->
 
 /// Dev evaluation with the real inference path (splitter sentences, decoder).
 pub fn evaluate_tagger(tagger: &Tagger, gold: &[LabelledDocument], decode: &DecodeConfig) -> Report {
-    let inputs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
+    let inputs: Vec<Document> = gold.iter().map(LabelledDocument::unlabelled).collect();
     let mut preds = Vec::new();
     for chunk in inputs.chunks(16) {
         for p in predict_with(tagger, decode, crate::pipeline::DEFAULT_BATCH_TOKENS, DEFAULT_MAX_CHARS, chunk).into_iter().flatten() {
@@ -646,7 +646,7 @@ pub fn tune_decoder(
     required: &[LabelledDocument],
 ) -> (DecodeConfig, Vec<TunedSetting>) {
     let with_probs = |gold: &[LabelledDocument]| {
-        let docs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.clone() }).collect();
+        let docs: Vec<Document> = gold.iter().map(LabelledDocument::unlabelled).collect();
         pipeline.head_probs(&docs).into_iter().zip(docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect::<Vec<_>>()
     };
     let (probs, required_probs) = (with_probs(gold), with_probs(required));

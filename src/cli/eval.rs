@@ -2,7 +2,7 @@
 
 use super::{load_pipeline, ModelArgs, PromoThresholds};
 use clap::Args;
-use fintag::document::{Document, LabelledDocument};
+use fintag::document::LabelledDocument;
 use fintag::formats::foreign::{import, ImportFormat};
 use fintag::formats::input::InputItem;
 use fintag::formats::jsonl::read_predictions;
@@ -115,7 +115,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             // `classify`: one process using both cores through OpenMP slowed to a tenth of
             // its speed when other work shared the cores (measured: 9 s idle, 105 s beside
             // two busy processes; replicas: 9 s and 17 s).
-            let docs: Vec<InputItem> = gold.iter().map(|d| Ok(Document { id: d.id.clone(), text: d.text.clone() })).collect();
+            let docs: Vec<InputItem> = gold.iter().map(|d| Ok(d.unlabelled())).collect();
             let batches = fintag::pipeline::in_batches(docs.into_iter(), 16);
             let (workers, per_worker) = super::worker_split(super::cores(), None);
             let mut preds = Vec::new();
