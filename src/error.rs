@@ -40,4 +40,12 @@ impl FintagError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         FintagError::Io { path: path.into(), source }
     }
+
+    /// `e` as an error of document `id` in a whole-corpus step, naming the document once:
+    /// "{context} {id}: {what went wrong}".
+    pub fn in_document(context: &str, id: &str, e: FintagError) -> Self {
+        let msg = e.to_string();
+        let what = msg.strip_prefix(id).and_then(|m| m.strip_prefix(": ")).unwrap_or(&msg);
+        FintagError::Invalid(format!("{context} {id}: {what}"))
+    }
 }

@@ -213,7 +213,7 @@ pub fn predict_with(
     results.into_iter().map(|r| r.unwrap_or_else(|| Err(FintagError::Invalid("no result".into())))).collect()
 }
 
-fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result<crate::model::tagger::PreparedDoc> {
+pub(crate) fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result<crate::model::tagger::PreparedDoc> {
     let n = d.text.chars().count();
     if d.text.trim().is_empty() {
         return Err(FintagError::Empty(d.id.clone()));
@@ -245,8 +245,8 @@ pub struct TokenDecisions {
 
 impl Pipeline {
     /// Built on [`Pipeline::head_probs`], so documents are batched like everywhere else.
-    pub fn token_decisions(&self, docs: &[Document]) -> Vec<Result<TokenDecisions>> {
-        self.head_probs(docs)
+    pub fn token_decisions(&self, docs: &[Document], workers: usize, threads_per_worker: usize) -> Vec<Result<TokenDecisions>> {
+        self.head_probs(docs, workers, threads_per_worker)
             .into_iter()
             .zip(docs)
             .map(|(r, d)| {
@@ -268,34 +268,76 @@ impl Pipeline {
     }
 }
 
+/// One document's prepared tokens and head probabilities: what the decoder works from.
+pub type DocProbs = (crate::model::tagger::PreparedDoc, HeadProbs);
+
 impl Pipeline {
-    /// Model outputs without decoding, for re-decoding under several decoder settings.
-    pub fn head_probs(&self, docs: &[Document]) -> Vec<Result<(crate::model::tagger::PreparedDoc, HeadProbs)>> {
-        let mut out = Vec::with_capacity(docs.len());
-        for chunk in docs.chunks(16) {
-            let mut prepared = Vec::new();
-            let mut slots = Vec::new();
-            for d in chunk {
-                match prepare(&self.tagger, self.max_chars, d) {
-                    Ok(p) => {
-                        slots.push(Ok(prepared.len()));
-                        prepared.push(p);
+    /// Model outputs without decoding, for re-decoding under several decoder settings, in
+    /// input order. Runs on `workers` single-model replicas with `threads_per_worker`
+    /// libtorch threads each, as `predict_stream` does (on a busy machine one model whose
+    /// OpenMP threads wait on each other at every operation loses most of its speed).
+    pub fn head_probs(&self, docs: &[Document], workers: usize, threads_per_worker: usize) -> Vec<Result<DocProbs>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        let chunks: Vec<&[Document]> = docs.chunks(16).collect();
+        let done: Vec<Mutex<Option<Vec<Result<DocProbs>>>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..workers.clamp(1, chunks.len().max(1)) {
+                let replica = self.replica();
+                let (chunks, done, next) = (&chunks, &done, &next);
+                scope.spawn(move || {
+                    tch::set_num_threads(threads_per_worker.max(1) as i32);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(i) else { break };
+                        // A panic leaves the slot empty: an error of the chunk's documents.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.head_probs_chunk(chunk)));
+                        if let (Ok(result), Ok(mut slot)) = (result, done[i].lock()) {
+                            *slot = Some(result);
+                        }
                     }
-                    Err(e) => slots.push(Err(e)),
-                }
+                });
             }
-            let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tagger.infer(&prepared, self.batch_tokens)));
-            let mut probs: Vec<Option<HeadProbs>> = match outs {
-                Ok(o) => o.iter().map(|x| Some(HeadProbs::from_outputs(x))).collect(),
-                Err(_) => prepared.iter().map(|_| None).collect(),
-            };
-            for slot in slots {
-                out.push(slot.and_then(|i| {
-                    let p = probs[i].take().ok_or_else(|| FintagError::Invalid("the model failed on this document".into()))?;
-                    Ok((prepared[i].clone(), p))
-                }));
+        });
+        done.into_iter()
+            .zip(&chunks)
+            .flat_map(|(slot, chunk)| {
+                slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                    chunk.iter().map(|d| Err(FintagError::Invalid(format!("{}: internal error while tagging this batch", d.id)))).collect()
+                })
+            })
+            .collect()
+    }
+
+    fn head_probs_chunk(&self, chunk: &[Document]) -> Vec<Result<DocProbs>> {
+        let mut prepared = Vec::new();
+        let mut slots = Vec::new();
+        for d in chunk {
+            match prepare(&self.tagger, self.max_chars, d) {
+                Ok(p) => {
+                    slots.push(Ok(prepared.len()));
+                    prepared.push(p);
+                }
+                Err(e) => slots.push(Err(e)),
             }
         }
-        out
+        let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tagger.infer(&prepared, self.batch_tokens)));
+        let mut probs: Vec<Option<HeadProbs>> = match outs {
+            Ok(o) => o.iter().map(|x| Some(HeadProbs::from_outputs(x))).collect(),
+            Err(_) => prepared.iter().map(|_| None).collect(),
+        };
+        let mut prepared: Vec<Option<crate::model::tagger::PreparedDoc>> = prepared.into_iter().map(Some).collect();
+        slots
+            .into_iter()
+            .zip(chunk)
+            .map(|(slot, d)| {
+                let i = slot?;
+                match (prepared[i].take(), probs[i].take()) {
+                    (Some(doc), Some(p)) => Ok((doc, p)),
+                    _ => Err(FintagError::Invalid(format!("{}: the model failed on this document", d.id))),
+                }
+            })
+            .collect()
     }
 }

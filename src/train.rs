@@ -360,15 +360,17 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument], split: usize) ->
 }
 
 /// Dev evaluation with the real inference path (splitter sentences, decoder).
-pub fn evaluate_tagger(tagger: &Tagger, gold: &[LabelledDocument], decode: &DecodeConfig) -> Report {
+pub fn evaluate_tagger(tagger: &Tagger, gold: &[LabelledDocument], decode: &DecodeConfig) -> Result<Report> {
     let inputs: Vec<Document> = gold.iter().map(LabelledDocument::unlabelled).collect();
     let mut preds = Vec::new();
     for chunk in inputs.chunks(16) {
-        for p in predict_with(tagger, decode, crate::pipeline::DEFAULT_BATCH_TOKENS, DEFAULT_MAX_CHARS, chunk).into_iter().flatten() {
-            preds.push(p);
+        for (p, d) in predict_with(tagger, decode, crate::pipeline::DEFAULT_BATCH_TOKENS, DEFAULT_MAX_CHARS, chunk).into_iter().zip(chunk) {
+            // A dev document without a prediction would count as all-missed and steer early
+            // stopping; the documents are checked before training, so this is a model failure.
+            preds.push(p.map_err(|e| FintagError::in_document("cannot evaluate dev document", &d.id, e))?);
         }
     }
-    evaluate(gold, &preds, 0.5)
+    Ok(evaluate(gold, &preds, 0.5))
 }
 
 /// The number early stopping maximises: the mean of the five headline metrics.
@@ -386,7 +388,7 @@ fn evaluate_and_keep(
     out: &Path,
     best_score: &mut f64,
 ) -> Result<(DevMetrics, bool)> {
-    let report = evaluate_tagger(tagger, dev_docs, decode);
+    let report = evaluate_tagger(tagger, dev_docs, decode)?;
     let metrics = DevMetrics::of(&report);
     let kept = metrics.dev_score > *best_score;
     if kept {
@@ -446,6 +448,11 @@ pub fn train_model(
             (t, split)
         }
     };
+    // Every dev document must be taggable, or each epoch's dev pass would fail; say so now.
+    for d in dev_docs {
+        crate::pipeline::prepare(&tagger, DEFAULT_MAX_CHARS, &d.unlabelled())
+            .map_err(|e| FintagError::in_document("cannot train with dev document", &d.id, e))?;
+    }
     obs.message(&format!("caching the frozen layers 0..{split} for {} documents", train_docs.len()));
     let mut examples = prepare_examples(&tagger, train_docs, split)?;
     let cache_seconds = t0.elapsed().as_secs_f64();
@@ -644,12 +651,24 @@ pub fn tune_decoder(
     pipeline: &crate::pipeline::Pipeline,
     gold: &[LabelledDocument],
     required: &[LabelledDocument],
-) -> (DecodeConfig, Vec<TunedSetting>) {
-    let with_probs = |gold: &[LabelledDocument]| {
+    workers: usize,
+    threads_per_worker: usize,
+) -> Result<(DecodeConfig, Vec<TunedSetting>)> {
+    // A document the model cannot tag would count as all-missed in every setting and bend
+    // the choice, so it stops the tuning instead.
+    let with_probs = |gold: &[LabelledDocument]| -> Result<Vec<_>> {
         let docs: Vec<Document> = gold.iter().map(LabelledDocument::unlabelled).collect();
-        pipeline.head_probs(&docs).into_iter().zip(docs).filter_map(|(r, d)| r.ok().map(|x| (d, x))).collect::<Vec<_>>()
+        pipeline
+            .head_probs(&docs, workers, threads_per_worker)
+            .into_iter()
+            .zip(docs)
+            .map(|(r, d)| match r {
+                Ok(x) => Ok((d, x)),
+                Err(e) => Err(FintagError::in_document("cannot tune on document", &d.id, e)),
+            })
+            .collect()
     };
-    let (probs, required_probs) = (with_probs(gold), with_probs(required));
+    let (probs, required_probs) = (with_probs(gold)?, with_probs(required)?);
     let decode_all = |probs: &[(Document, _)], cfg: &DecodeConfig| -> Vec<_> {
         probs.iter().map(|(d, (p, h))| crate::decode::decode(&d.id, &d.text, p, h, cfg)).collect()
     };
@@ -693,7 +712,7 @@ pub fn tune_decoder(
         })
         .map(|r| r.0)
         .unwrap_or(pipeline.decode);
-    (best, table)
+    Ok((best, table))
 }
 
 #[cfg(test)]

@@ -465,3 +465,49 @@ fn model_set_decoder_stores_only_the_thresholds_it_is_given() {
     let out = fintag().args(["model", "set-decoder", "--promo-threshold", "0.5", "--model"]).arg(dir.path()).assert().failure();
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("config.json"));
 }
+
+/// `fintag model tune-decoder` re-decodes dev under its grid of PROMO settings and stores the
+/// best one that finds the required document's PROMO exactly; a document it cannot tag stops
+/// it with that document's name instead of counting as all-missed.
+#[test]
+fn tune_decoder_stores_a_setting_that_decodes_the_required_document_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for f in ["config.json", "weights.ot"] {
+        std::fs::copy(common::repo().join("models/fintag-de").join(f), model.join(f)).unwrap();
+    }
+    // twelve dev documents, promotional and plain
+    let dev: String =
+        std::fs::read_to_string(common::repo().join("data/dev.jsonl")).unwrap().lines().take(12).map(|l| l.to_owned() + "\n").collect();
+    let gold = dir.path().join("dev12.jsonl");
+    std::fs::write(&gold, &dev).unwrap();
+    let seed = common::shared_examples().join("seed-alibaba.jsonl");
+    let base = common::base_dir();
+    let tune = |gold: &Path| {
+        let mut c = fintag();
+        c.args(["model", "tune-decoder"]).arg(gold).arg("--require").arg(&seed).arg("--model").arg(&model).arg("--base").arg(&base);
+        c.assert()
+    };
+    let out = tune(&gold).success().get_output().stderr.clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("settings decode the required documents' PROMO exactly") && err.contains("best of"), "{err}");
+    let stored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    let flagged = stored["decode"]["promo_threshold_flagged"].as_f64().unwrap();
+    assert!([0.15, 0.2, 0.3, 0.4, 0.5].iter().any(|g| (g - flagged).abs() < 1e-6), "a setting of the grid: {flagged}");
+    // the stored setting finds the seed's PROMO exactly
+    let report = dir.path().join("seed.json");
+    fintag().arg("eval").arg(&seed).arg("--model").arg(&model).arg("--base").arg(&base).arg("--json").arg(&report).assert().success();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["promo_char"]["f1"].as_f64().unwrap() > 0.9999, "{}", r["promo_char"]);
+    // a whitespace-only document cannot be tagged: tuning stops and names it
+    let mut doc: serde_json::Value = serde_json::from_str(dev.lines().next().unwrap()).unwrap();
+    doc["id"] = "blank-doc".into();
+    doc["text"] = "   ".into();
+    for key in ["spans", "sentences"] {
+        doc[key] = serde_json::json!([]);
+    }
+    let broken = dir.path().join("broken.jsonl");
+    std::fs::write(&broken, format!("{dev}{doc}\n")).unwrap();
+    tune(&broken).failure().stderr(predicate::str::contains("blank-doc"));
+}

@@ -99,12 +99,12 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
     // `fintag model training-page` rebuilds the same page from metrics.json
     assert_eq!(fintag::formats::report::training_page(&fintag::train::read_outcome(&out).unwrap()), page);
     // the model handed back is the last epoch's, not the average
-    let last_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&last, dev, &Default::default()));
+    let last_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&last, dev, &Default::default()).unwrap());
     assert!((last_score - outcome.epochs[2].metrics.dev_score).abs() < 1e-9, "{last_score} vs {}", outcome.epochs[2].metrics.dev_score);
     // the checkpoint on disk scores what the outcome says was kept
     let saved = Tagger::load(&out, &base).unwrap();
     assert!(saved.config.promo_sentence_head, "the sentence PROMO head is saved with the model");
-    let saved_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&saved, dev, &Default::default()));
+    let saved_score = fintag::train::dev_score(&fintag::train::evaluate_tagger(&saved, dev, &Default::default()).unwrap());
     assert!((saved_score - outcome.best_dev_score).abs() < 1e-3, "{saved_score} vs {}", outcome.best_dev_score);
 }
 
@@ -188,4 +188,24 @@ fn a_model_on_another_base_is_refused_with_the_reason() {
     std::fs::remove_file(dir.path().join("config.json")).unwrap();
     let err = Tagger::load(dir.path(), &base).err().unwrap().to_string();
     assert!(err.contains("not a fintag model directory"), "{err}");
+}
+
+/// A dev document the model cannot take would fail every epoch's dev pass (or, skipped,
+/// count as all-missed and steer early stopping): training refuses it before the first step.
+#[test]
+fn an_untaggable_dev_document_stops_training_before_it_starts() {
+    let base = common::base_dir();
+    let docs = short_train_docs(1200, 3);
+    let mut blank = docs[2].clone();
+    blank.id = "blank-dev".into();
+    blank.text = " \n ".into();
+    let cfg = TrainConfig { epochs: 1, tuned_layers: 1, ..TrainConfig::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let err = match train_model(&base, &docs[..2], &[docs[2].clone(), blank], &out, &cfg, &mut Silent) {
+        Ok(_) => panic!("training went ahead with an empty dev document"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(err, "cannot train with dev document blank-dev: empty document");
+    assert!(!out.join("weights.ot").exists(), "nothing was trained or saved");
 }

@@ -303,7 +303,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let gold = eval::read_gold(&[dev], None)?;
             let required = if require.is_empty() { Vec::new() } else { eval::read_gold(&require, None)? };
             let before = p.decode;
-            let (best, table) = fintag::train::tune_decoder(&p, &gold, &required);
+            let (workers, per_worker) = worker_split(cores(), None);
+            let (best, table) = fintag::train::tune_decoder(&p, &gold, &required, workers, per_worker)?;
             if !required.is_empty() {
                 let exact = table.iter().filter(|r| r.3).count();
                 eprintln!("{exact} of {} settings decode the required documents' PROMO exactly", table.len());
@@ -354,7 +355,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
             let mut text = String::new();
-            for r in p.token_decisions(&docs) {
+            let (workers, per_worker) = worker_split(cores(), None);
+            for r in p.token_decisions(&docs, workers, per_worker) {
                 match r {
                     Ok(t) => text.push_str(&(serde_json::to_string(&t)? + "\n")),
                     Err(e) => eprintln!("fintag: {e}"),
