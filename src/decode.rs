@@ -3,7 +3,7 @@
 //! Entities: the most probable valid BIO tag sequence (constrained Viterbi) → spans, widened
 //! to whole words, trimmed of quotes, brackets and other edge punctuation, pieces of one
 //! name joined, never across a line break, names without leading adjectives or (ORG, PER,
-//! LOC) a trailing bare number, a product named in quotes taken as the whole quoted title,
+//! LOC) a trailing bare number, a surname's initial with its dot, a product named in quotes taken as the whole quoted title,
 //! amounts without a unit dropped. PROMO: per-sentence decision — mostly promotional
 //! sentences become one whole-sentence span, otherwise runs of promotional tokens become
 //! clause spans that stop before the final punctuation. Models with a sentence PROMO head
@@ -53,7 +53,8 @@ pub struct DecodeConfig {
     /// ends in one, while products and indices do, "PlayStation 5", "Nikkei 225"), and
     /// ORG, PER, LOC and PRODUCT spans start after leading lower-case words when a later
     /// word is capitalised ("der neuen [Core Ultra]-Serie": adjectives are not labelled;
-    /// all-lower-case brands such as "mwb research" stay whole) (ablation switch).
+    /// all-lower-case brands such as "mwb research" stay whole); a PER name ending in a
+    /// surname's initial keeps its dot ("Marco S.") (ablation switch).
     pub trim_name_edges: bool,
     /// A product named in quotes is the whole quoted title: a PRODUCT span that starts right
     /// after an opening quote ends at the closing one ("„[IPO-Radar Asien|PRODUCT]“", not
@@ -266,6 +267,18 @@ fn without_trailing_number(chars: &[char], s: usize, mut e: usize) -> Option<(us
     }
 }
 
+/// A person's name that ends in an abbreviated surname keeps its dot ("Leser [Marco S.]
+/// aus Linz", as every such name of the corpus is labelled): [s, e) widened by the dot
+/// when its last word is one capital letter after another word.
+fn with_initial_dot(chars: &[char], s: usize, e: usize) -> (usize, usize) {
+    let initial = e >= s + 3 && chars[e - 1].is_uppercase() && chars[e - 2] == ' ';
+    if initial && chars.get(e) == Some(&'.') {
+        (s, e + 1)
+    } else {
+        (s, e)
+    }
+}
+
 /// Only whitespace trimmed (the decoder without word snapping).
 fn trim_space(chars: &[char], s: usize, e: usize) -> Option<(usize, usize)> {
     let space = |i: usize| chars[i].is_whitespace();
@@ -377,6 +390,9 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                 let mut range = if snap { snap_entity(chars, ls, le) } else { trim_space(chars, ls, le) };
                 if trim_edges && matches!(label, EntityLabel::Org | EntityLabel::Per | EntityLabel::Loc) {
                     range = range.and_then(|(s, e)| without_trailing_number(chars, s, e));
+                }
+                if trim_edges && label == EntityLabel::Per {
+                    range = range.map(|(s, e)| with_initial_dot(chars, s, e));
                 }
                 if let Some((s, e)) = range {
                     spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: String::new() });
@@ -735,6 +751,19 @@ mod tests {
         assert_eq!(line_pieces(&c, 8, 15), vec![(8, 15)]);
         // a run that is only the break yields nothing
         assert!(line_pieces(&c, 15, 16).is_empty());
+    }
+
+    #[test]
+    fn a_surname_initial_keeps_its_dot() {
+        let c: Vec<char> = "erzählt Marco S. aus Linz, sagt Tesla. Kunde B. zahlt, Werk X.".chars().collect();
+        let text = |(s, e): (usize, usize)| c[s..e].iter().collect::<String>();
+        assert_eq!(text(with_initial_dot(&c, 8, 15)), "Marco S.");
+        // not after a longer word, a lone letter, or without a dot
+        assert_eq!(text(with_initial_dot(&c, 32, 37)), "Tesla");
+        assert_eq!(text(with_initial_dot(&c, 45, 46)), "B");
+        assert_eq!(text(with_initial_dot(&c, 8, 13)), "Marco");
+        // at the end of the text
+        assert_eq!(text(with_initial_dot(&c, 55, 61)), "Werk X.");
     }
 
     #[test]
