@@ -28,7 +28,7 @@ train: setup
 eval: setup
 	$(BIN) eval data/test.jsonl --html target/eval-test.html
 
-# The shipped model on the held-back documents (t19–t23) it was not trained on (README "On text it has never seen").
+# The shipped model on the held-back documents (t19–t23, t35) it was not trained on (README "On text it has never seen").
 eval-held-back: setup
 	$(BIN) data import --from ann data/raw/held-back/*.ann --out target/held-back.jsonl
 	$(BIN) eval target/held-back.jsonl --html target/eval-held-back.html

@@ -16,7 +16,7 @@ rows=(
   "--entity-viterbi false|token-by-token tags from B+I label mass, an I after O opens a span"
   "--entity-viterbi false --entity-argmax|token-by-token plain argmax"
   "--no-unit-check|keep MONEY/PERCENT spans without a currency or percent unit"
-  "--no-name-trim|keep leading lower-case words and trailing bare numbers in names"
+  "--no-name-trim|keep leading lower-case words and trailing bare numbers in names, no dot after a surname initial"
   "--no-quoted-titles|keep a quoted product title as tagged instead of up to the closing quote"
   "--no-entity-snap|spans straight from tokens, no word widening / edge trimming"
   "--no-entity-merge|keep same-label pieces split by one space or hyphen apart"

@@ -52,7 +52,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub no_unit_check: bool,
     /// Ablation: keep leading lower-case words ("neuen Core Ultra") and trailing bare numbers
-    /// ("Porsche 5") in names
+    /// ("Porsche 5") in names, and leave a surname initial's dot out ("Marco S")
     #[arg(long)]
     pub no_name_trim: bool,
     /// Ablation: keep PRODUCT spans that start after an opening quote as tagged instead of
