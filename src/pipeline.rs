@@ -69,20 +69,47 @@ impl Pipeline {
     /// On a few cores, several single-threaded workers beat one multi-threaded model: the
     /// small matrix products and elementwise passes of a transformer split poorly across
     /// threads (measured on 2 cores: 2 workers × 1 thread ≈ 1.2× one worker × 2 threads).
-    pub fn predict_stream<I, F, E>(&self, workers: usize, threads_per_worker: usize, batches: I, mut sink: F) -> std::result::Result<(), E>
+    pub fn predict_stream<I, F, E>(&self, workers: usize, threads_per_worker: usize, batches: I, sink: F) -> std::result::Result<(), E>
     where
         I: Iterator<Item = Vec<InputItem>> + Send + 'static,
         F: FnMut(BatchResults) -> std::result::Result<(), E>,
     {
+        let work = |replica: &Pipeline, items: Vec<InputItem>| {
+            let ids: Vec<String> = items.iter().map(|i| i.as_ref().map_or_else(|(id, _)| id.clone(), |d| d.id.clone())).collect();
+            // Whatever goes wrong in a batch stays an error of its documents.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.predict_items(items)))
+                .unwrap_or_else(|_| ids.into_iter().map(|id| Outcome { result: Err(internal_error(&id)), id, text: None }).collect())
+        };
+        self.on_replicas(workers, threads_per_worker, batches, work, sink)
+    }
+
+    /// Runs `work` on every job of a stream on `workers` threads, each with its own replica
+    /// of the model (no copy of the weights) and `threads_per_worker` libtorch threads, and
+    /// hands the results to `sink` in input order. Stops at the first error of `sink`.
+    fn on_replicas<J, R, I, W, F, E>(
+        &self,
+        workers: usize,
+        threads_per_worker: usize,
+        jobs: I,
+        work: W,
+        mut sink: F,
+    ) -> std::result::Result<(), E>
+    where
+        J: Send + 'static,
+        R: Send,
+        I: Iterator<Item = J> + Send + 'static,
+        W: Fn(&Pipeline, J) -> R + Sync,
+        F: FnMut(R) -> std::result::Result<(), E>,
+    {
         use std::sync::{mpsc, Arc, Mutex};
         let workers = workers.max(1);
-        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<InputItem>)>(workers);
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, J)>(workers);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (res_tx, res_rx) = mpsc::channel::<(usize, BatchResults)>();
+        let (res_tx, res_rx) = mpsc::channel::<(usize, R)>();
         // The feeder is not joined: after an error of `sink` it may still be blocked reading
-        // input (stdin, say); it ends when it next fails to hand over a batch.
+        // input (stdin, say); it ends when it next fails to hand over a job.
         std::thread::spawn(move || {
-            for job in batches.enumerate() {
+            for job in jobs.enumerate() {
                 if job_tx.send(job).is_err() {
                     break;
                 }
@@ -91,7 +118,7 @@ impl Pipeline {
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let replica = self.replica();
-                let (job_rx, res_tx) = (Arc::clone(&job_rx), res_tx.clone());
+                let (job_rx, res_tx, work) = (Arc::clone(&job_rx), res_tx.clone(), &work);
                 scope.spawn(move || {
                     // libtorch's thread count is per calling thread (an OpenMP setting).
                     tch::set_num_threads(threads_per_worker.max(1) as i32);
@@ -100,21 +127,8 @@ impl Pipeline {
                             Ok(rx) => rx.recv(),
                             Err(_) => break,
                         };
-                        let Ok((seq, items)) = job else { break };
-                        let ids: Vec<String> =
-                            items.iter().map(|i| i.as_ref().map_or_else(|(id, _)| id.clone(), |d| d.id.clone())).collect();
-                        // Whatever goes wrong in a batch stays an error of its documents.
-                        let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.predict_items(items)))
-                            .unwrap_or_else(|_| {
-                                ids.into_iter()
-                                    .map(|id| Outcome {
-                                        result: Err(FintagError::Invalid(format!("{id}: internal error while tagging this batch"))),
-                                        id,
-                                        text: None,
-                                    })
-                                    .collect()
-                            });
-                        if res_tx.send((seq, outcomes)).is_err() {
+                        let Ok((seq, job)) = job else { break };
+                        if res_tx.send((seq, work(&replica, job))).is_err() {
                             break;
                         }
                     }
@@ -127,10 +141,10 @@ impl Pipeline {
             // Results arrive in any order; hand them on in input order.
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0;
-            for (seq, results) in res_rx {
-                pending.insert(seq, results);
-                while let Some(results) = pending.remove(&next) {
-                    sink(results)?;
+            for (seq, result) in res_rx {
+                pending.insert(seq, result);
+                while let Some(result) = pending.remove(&next) {
+                    sink(result)?;
                     next += 1;
                 }
             }
@@ -161,6 +175,11 @@ impl Pipeline {
             })
             .collect()
     }
+}
+
+/// The error of a document whose batch failed in a way the model did not report.
+fn internal_error(id: &str) -> FintagError {
+    FintagError::Invalid(format!("{id}: internal error while tagging this batch"))
 }
 
 /// Groups a stream of items into batches of `size` items (the last one may be shorter), as
@@ -277,37 +296,21 @@ impl Pipeline {
     /// libtorch threads each, as `predict_stream` does (on a busy machine one model whose
     /// OpenMP threads wait on each other at every operation loses most of its speed).
     pub fn head_probs(&self, docs: &[Document], workers: usize, threads_per_worker: usize) -> Vec<Result<DocProbs>> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Mutex;
-        let chunks: Vec<&[Document]> = docs.chunks(16).collect();
-        let done: Vec<Mutex<Option<Vec<Result<DocProbs>>>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..workers.clamp(1, chunks.len().max(1)) {
-                let replica = self.replica();
-                let (chunks, done, next) = (&chunks, &done, &next);
-                scope.spawn(move || {
-                    tch::set_num_threads(threads_per_worker.max(1) as i32);
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = chunks.get(i) else { break };
-                        // A panic leaves the slot empty: an error of the chunk's documents.
-                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.head_probs_chunk(chunk)));
-                        if let (Ok(result), Ok(mut slot)) = (result, done[i].lock()) {
-                            *slot = Some(result);
-                        }
-                    }
-                });
-            }
+        let chunks: Vec<Vec<Document>> = docs.chunks(16).map(<[Document]>::to_vec).collect();
+        let work = |replica: &Pipeline, chunk: Vec<Document>| {
+            // A panic is an error of the chunk's documents.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.head_probs_chunk(&chunk)))
+                .unwrap_or_else(|_| chunk.iter().map(|d| Err(internal_error(&d.id))).collect())
+        };
+        let mut out = Vec::with_capacity(docs.len());
+        let collected = self.on_replicas(workers, threads_per_worker, chunks.into_iter(), work, |results| {
+            out.extend(results);
+            Ok::<(), std::convert::Infallible>(())
         });
-        done.into_iter()
-            .zip(&chunks)
-            .flat_map(|(slot, chunk)| {
-                slot.into_inner().ok().flatten().unwrap_or_else(|| {
-                    chunk.iter().map(|d| Err(FintagError::Invalid(format!("{}: internal error while tagging this batch", d.id)))).collect()
-                })
-            })
-            .collect()
+        match collected {
+            Ok(()) => out,
+            Err(never) => match never {},
+        }
     }
 
     fn head_probs_chunk(&self, chunk: &[Document]) -> Vec<Result<DocProbs>> {
