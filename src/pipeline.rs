@@ -200,7 +200,17 @@ pub fn predict_with(
     max_chars: usize,
     docs: &[Document],
 ) -> Vec<Result<Prediction>> {
-    let mut results: Vec<Option<Result<Prediction>>> = (0..docs.len()).map(|_| None).collect();
+    probs_with(tagger, batch_tokens, max_chars, docs)
+        .into_iter()
+        .zip(docs)
+        .map(|(r, d)| r.map(|(p, probs)| decode(&d.id, &d.text, &p, &probs, decode_cfg)))
+        .collect()
+}
+
+/// The head probabilities of any tagger for a batch of documents, each with its prepared
+/// tokens: per-document results, what [`predict_with`] decodes.
+fn probs_with(tagger: &Tagger, batch_tokens: usize, max_chars: usize, docs: &[Document]) -> Vec<Result<DocProbs>> {
+    let mut results: Vec<Option<Result<DocProbs>>> = (0..docs.len()).map(|_| None).collect();
     let mut ready = Vec::new();
     let mut idx = Vec::new();
     for (i, d) in docs.iter().enumerate() {
@@ -217,9 +227,8 @@ pub fn predict_with(
         let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tagger.infer(&ready, batch_tokens)));
         match outputs {
             Ok(outs) => {
-                for ((p, o), i) in ready.iter().zip(outs).zip(&idx) {
-                    let probs = HeadProbs::from_outputs(&o);
-                    results[*i] = Some(Ok(decode(&docs[*i].id, &docs[*i].text, p, &probs, decode_cfg)));
+                for ((p, o), i) in ready.into_iter().zip(outs).zip(&idx) {
+                    results[*i] = Some(Ok((p, HeadProbs::from_outputs(&o))));
                 }
             }
             Err(_) => {
@@ -299,8 +308,10 @@ impl Pipeline {
         let chunks: Vec<Vec<Document>> = docs.chunks(16).map(<[Document]>::to_vec).collect();
         let work = |replica: &Pipeline, chunk: Vec<Document>| {
             // A panic is an error of the chunk's documents.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| replica.head_probs_chunk(&chunk)))
-                .unwrap_or_else(|_| chunk.iter().map(|d| Err(internal_error(&d.id))).collect())
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                probs_with(&replica.tagger, replica.batch_tokens, replica.max_chars, &chunk)
+            }))
+            .unwrap_or_else(|_| chunk.iter().map(|d| Err(internal_error(&d.id))).collect())
         };
         let mut out = Vec::with_capacity(docs.len());
         let collected = self.on_replicas(workers, threads_per_worker, chunks.into_iter(), work, |results| {
@@ -311,36 +322,5 @@ impl Pipeline {
             Ok(()) => out,
             Err(never) => match never {},
         }
-    }
-
-    fn head_probs_chunk(&self, chunk: &[Document]) -> Vec<Result<DocProbs>> {
-        let mut prepared = Vec::new();
-        let mut slots = Vec::new();
-        for d in chunk {
-            match prepare(&self.tagger, self.max_chars, d) {
-                Ok(p) => {
-                    slots.push(Ok(prepared.len()));
-                    prepared.push(p);
-                }
-                Err(e) => slots.push(Err(e)),
-            }
-        }
-        let outs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.tagger.infer(&prepared, self.batch_tokens)));
-        let mut probs: Vec<Option<HeadProbs>> = match outs {
-            Ok(o) => o.iter().map(|x| Some(HeadProbs::from_outputs(x))).collect(),
-            Err(_) => prepared.iter().map(|_| None).collect(),
-        };
-        let mut prepared: Vec<Option<crate::model::tagger::PreparedDoc>> = prepared.into_iter().map(Some).collect();
-        slots
-            .into_iter()
-            .zip(chunk)
-            .map(|(slot, d)| {
-                let i = slot?;
-                match (prepared[i].take(), probs[i].take()) {
-                    (Some(doc), Some(p)) => Ok((doc, p)),
-                    _ => Err(FintagError::Invalid(format!("{}: the model failed on this document", d.id))),
-                }
-            })
-            .collect()
     }
 }
