@@ -87,13 +87,13 @@ impl Heads {
         }
     }
 
-    /// `tokens`: [n, hidden] merged token states of one document; `pooling`: [sentences, n]
-    /// row-normalised sentence membership.
-    pub fn forward(&self, tokens: &Tensor, pooling: &Tensor, train: bool) -> HeadOutputs {
+    /// `tokens`: [n, hidden] merged token states of one document; `sentences`: [sentences,
+    /// hidden] the mean token state of each sentence.
+    pub fn forward(&self, tokens: &Tensor, sentences: &Tensor, train: bool) -> HeadOutputs {
         let x = tokens.dropout(self.dropout, train);
         let entity_logits = x.apply(&self.entity);
         let promo_logits = x.apply(&self.promo);
-        let sentences = pooling.matmul(tokens);
+        let sentences = sentences.shallow_clone();
         let sentence_logits = self.sentence_proj.forward(&sentences.dropout(self.dropout, train)).tanh().apply(&self.sentence_out);
         let n_sent = sentences.size()[0];
         let mean = if n_sent > 0 {

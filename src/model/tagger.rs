@@ -119,20 +119,44 @@ pub struct PreparedDoc {
 }
 
 impl PreparedDoc {
-    /// Row-normalised [sentences, tokens] membership matrix for mean pooling.
-    pub fn pooling_matrix(&self) -> Tensor {
+    /// Each sentence's mean token state: [sentences, hidden] from `tokens` [n, hidden].
+    pub fn sentence_states(&self, tokens: &Tensor) -> Tensor {
+        self.sentence_states_within(tokens, DENSE_POOLING_MAX)
+    }
+
+    /// Up to `dense_max` cells, the product with the row-normalised [sentences, tokens]
+    /// membership matrix (the arithmetic every shipped model was trained with); beyond, the
+    /// same means as sums of the member rows, which take memory in proportion to the tokens
+    /// instead of sentences × tokens (25,000 one-word sentences would need 5 GB as a matrix).
+    fn sentence_states_within(&self, tokens: &Tensor, dense_max: usize) -> Tensor {
         let n = self.encoding.tokens.len();
         let s = self.sentences.len();
-        let mut m = vec![0f32; s * n];
+        let weight = |toks: &Vec<usize>| 1.0 / toks.len().max(1) as f32;
+        if s.saturating_mul(n) <= dense_max {
+            let mut m = vec![0f32; s * n];
+            for (i, toks) in self.sentence_tokens.iter().enumerate() {
+                for &t in toks {
+                    m[i * n + t] = weight(toks);
+                }
+            }
+            return Tensor::of_slice(&m).view([s as i64, n as i64]).to_kind(tokens.kind()).matmul(tokens);
+        }
+        let (mut rows, mut sentence_of, mut weights) = (Vec::new(), Vec::new(), Vec::new());
         for (i, toks) in self.sentence_tokens.iter().enumerate() {
-            let w = 1.0 / toks.len().max(1) as f32;
             for &t in toks {
-                m[i * n + t] = w;
+                rows.push(t as i64);
+                sentence_of.push(i as i64);
+                weights.push(weight(toks));
             }
         }
-        Tensor::of_slice(&m).view([s as i64, n as i64])
+        let members = tokens.index_select(0, &Tensor::of_slice(&rows)) * Tensor::of_slice(&weights).to_kind(tokens.kind()).unsqueeze(1);
+        let hidden = tokens.size().get(1).copied().unwrap_or(0);
+        Tensor::zeros(&[s as i64, hidden], (tokens.kind(), tokens.device())).index_add(0, &Tensor::of_slice(&sentence_of), &members)
     }
 }
+
+/// The largest sentences × tokens pooling matrix built whole (4 Mi cells, 16 MB).
+const DENSE_POOLING_MAX: usize = 1 << 22;
 
 pub struct Tagger {
     pub config: TaggerConfig,
@@ -366,7 +390,7 @@ impl Tagger {
     pub fn heads_for(&self, doc: &PreparedDoc, hidden: &Tensor, train: bool) -> HeadOutputs {
         // The heads always run in float32, whatever precision the encoder ran in.
         let merged = self.merge(doc, hidden).to_kind(Kind::Float);
-        self.heads.forward(&merged, &doc.pooling_matrix(), train)
+        self.heads.forward(&merged, &doc.sentence_states(&merged), train)
     }
 
     /// Inference for several documents at once: windows of all documents are sorted by
@@ -465,5 +489,33 @@ impl Tagger {
         v.extend(tuned);
         v.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::Token;
+    use crate::text::SentenceBounds;
+
+    #[test]
+    fn sentence_means_are_the_same_as_a_matrix_product_and_as_row_sums() {
+        // 7 tokens in 3 sentences; token 3 belongs to none (a blank), sentence 2 to one token
+        let tokens = (0..7).map(|i| Token { id: 5, start: 2 * i, end: 2 * i + 1 }).collect();
+        let sentence_tokens = vec![vec![0, 1, 2], vec![4, 5], vec![6]];
+        let sentences = (0..3).map(|i| SentenceBounds { start: i, end: i + 1 }).collect();
+        let doc = PreparedDoc { encoding: Encoding { tokens }, windows: Vec::new(), owners: Vec::new(), sentences, sentence_tokens };
+        let states = Tensor::of_slice(&(0..28).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>()).view([7, 4]);
+        let dense = doc.sentence_states_within(&states, usize::MAX);
+        let sums = doc.sentence_states_within(&states, 0);
+        assert_eq!(dense.size(), [3, 4]);
+        assert!(dense.allclose(&sums, 1e-6, 1e-6, false));
+        let first = states.narrow(0, 0, 3).mean_dim(Some(&[0i64][..]), false, tch::Kind::Float);
+        assert!(sums.get(0).allclose(&first, 1e-6, 1e-6, false));
+        assert!(sums.get(2).allclose(&states.get(6), 1e-6, 1e-6, false));
+        // no sentences: an empty [0, hidden] either way
+        let none = PreparedDoc { sentences: Vec::new(), sentence_tokens: Vec::new(), ..doc };
+        assert_eq!(none.sentence_states_within(&states, 0).size(), [0, 4]);
+        assert_eq!(none.sentence_states_within(&states, usize::MAX).size(), [0, 4]);
     }
 }
