@@ -44,8 +44,33 @@ impl FintagError {
     /// `e` as an error of document `id` in a whole-corpus step, naming the document once:
     /// "{context} {id}: {what went wrong}".
     pub fn in_document(context: &str, id: &str, e: FintagError) -> Self {
-        let msg = e.to_string();
-        let what = msg.strip_prefix(id).and_then(|m| m.strip_prefix(": ")).unwrap_or(&msg);
-        FintagError::Invalid(format!("{context} {id}: {what}"))
+        FintagError::Invalid(format!("{context} {}", naming_document(id, &e.to_string())))
+    }
+}
+
+/// `msg` about document `id`, naming it once: "{id}: {msg}", or `msg` itself when it
+/// already begins with the id (messages about a file or a JSONL line name their path).
+pub fn naming_document(id: &str, msg: &str) -> String {
+    let names_it = msg.strip_prefix(id).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ']));
+    if names_it && !id.is_empty() {
+        msg.to_string()
+    } else {
+        format!("{id}: {msg}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_is_named_once() {
+        assert_eq!(naming_document("a.txt", "a.txt: not UTF-8"), "a.txt: not UTF-8");
+        assert_eq!(naming_document("a.txt", "a.txt is empty"), "a.txt is empty");
+        assert_eq!(naming_document("a.txt", "empty text"), "a.txt: empty text");
+        // an id that only begins the message's first word is not named by it
+        assert_eq!(naming_document("h1", "h1-045: empty text"), "h1: h1-045: empty text");
+        let e = FintagError::in_document("cannot tune on document", "d:3", FintagError::Invalid("d:3: no text".into()));
+        assert_eq!(e.to_string(), "cannot tune on document d:3: no text");
     }
 }

@@ -220,10 +220,13 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
     let mut click = Vec::new();
     let mut span_cal = Vec::new();
     for g in gold {
-        let Some(p) = by_id.get(g.id.as_str()) else {
+        // A document without a prediction has missed all its gold spans; its sentences,
+        // sentiment and clickbait cannot be scored and are left out.
+        let found = by_id.get(g.id.as_str()).copied();
+        if found.is_none() {
             r.missing_predictions.push(g.id.clone());
-            continue;
-        };
+        }
+        let spans = found.map(|p| p.spans.as_slice()).unwrap_or_default();
         let text: Vec<char> = g.text.chars().collect();
         let gold_ents: Vec<(usize, usize, EntityLabel)> = g
             .spans
@@ -233,8 +236,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
                 _ => None,
             })
             .collect();
-        let pred_ents: Vec<(usize, usize, EntityLabel, f32)> = p
-            .spans
+        let pred_ents: Vec<(usize, usize, EntityLabel, f32)> = spans
             .iter()
             .filter_map(|s| match s.label {
                 SpanLabel::Entity(l) => Some((s.start, s.end, l, s.score)),
@@ -294,7 +296,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         let mut pmask = vec![false; n];
         let gold_promo: Vec<(usize, usize)> = g.spans.iter().filter(|s| s.label.is_promo()).map(|s| (s.start, s.end.min(n))).collect();
         let pred_promo: Vec<(usize, usize, f32)> =
-            p.spans.iter().filter(|s| s.label.is_promo()).map(|s| (s.start.min(n), s.end.min(n), s.score)).collect();
+            spans.iter().filter(|s| s.label.is_promo()).map(|s| (s.start.min(n), s.end.min(n), s.score)).collect();
         for &(s, e) in &gold_promo {
             gmask[s..e].iter_mut().for_each(|x| *x = true);
         }
@@ -343,6 +345,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
                 });
             }
         }
+        let Some(p) = found else { continue };
         // Sentences: each gold sentence against the predicted sentence overlapping it most.
         for gs in &g.sentences {
             let best = p.sentences.iter().max_by_key(|ps| ps.end.min(gs.end).saturating_sub(ps.start.max(gs.start)));

@@ -186,6 +186,69 @@ fn flag_streams_csv_and_jsonl_refuses_overwrite_and_resumes() {
 }
 
 #[test]
+fn flag_resume_retries_failed_documents_and_its_exit_code_covers_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = write_docs(dir.path(), 4);
+    let empty = docs.join("zz-later.txt");
+    std::fs::write(&empty, "").unwrap();
+    for name in ["out.csv", "out.jsonl"] {
+        let out = dir.path().join(name);
+        // the empty file fails: exit 2, one error record
+        fintag().args(["flag", "--quiet", "--out"]).arg(&out).arg(&docs).assert().code(2);
+        // nothing new and nothing failed: the earlier flags still make it 0, not 1
+        std::fs::remove_file(&empty).unwrap();
+        fintag()
+            .args(["flag", "--quiet", "--resume", "--out"])
+            .arg(&out)
+            .arg(&docs)
+            .assert()
+            .code(0)
+            .stderr(predicate::str::contains("retrying 1 documents that failed before"))
+            .stderr(predicate::str::contains("4 already done"));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(!text.contains("empty"), "the error record is gone: {text}");
+        // the file, now readable, is tried again and gets its own record, once
+        std::fs::write(&empty, "Die Bundesbank meldet stabile Zahlen für das dritte Quartal.").unwrap();
+        fintag().args(["flag", "--quiet", "--resume", "--out"]).arg(&out).arg(&docs).assert().code(0);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text.matches("zz-later.txt").count(), 1, "{text}");
+        assert_eq!(text.lines().count(), if name.ends_with(".csv") { 6 } else { 5 }, "{text}");
+        std::fs::write(&empty, "").unwrap();
+    }
+}
+
+#[test]
+fn an_output_file_never_overwrites_or_joins_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = write_docs(dir.path(), 2);
+    let corpus = dir.path().join("corpus.jsonl");
+    std::fs::write(&corpus, "{\"id\":\"a\",\"text\":\"Die Allianz meldete einen Gewinnanstieg.\"}\n").unwrap();
+    let before = std::fs::read(&corpus).unwrap();
+    // the input as --out: refused before anything is written, the input intact
+    for args in [&["classify", "-f", "jsonl"][..], &["flag", "--quiet"][..]] {
+        fintag().args(args).arg("--out").arg(&corpus).arg(&corpus).assert().code(2).stderr(predicate::str::contains("also an input"));
+        assert_eq!(std::fs::read(&corpus).unwrap(), before);
+    }
+    // --out inside an input directory would be read back as input
+    let inside = docs.join("out.jsonl");
+    fintag()
+        .args(["classify", "--out"])
+        .arg(&inside)
+        .arg(&docs)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("inside the input directory"));
+    fintag().args(["flag", "--quiet", "--out"]).arg(&inside).arg(&docs).assert().code(2);
+    assert!(!inside.exists());
+    // JSON is staged beside --out and takes its name when complete
+    let json = dir.path().join("out.json");
+    fintag().args(["classify", "-f", "json", "--out"]).arg(&json).arg(&corpus).assert().code(0);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v[0]["id"], "a");
+    assert!(!dir.path().join(".out.json.partial").exists());
+}
+
+#[test]
 fn flag_workers_keep_input_order_and_decisions() {
     let dir = tempfile::tempdir().unwrap();
     let docs = write_docs(dir.path(), 10);
@@ -324,6 +387,23 @@ fn eval_scores_predictions_and_writes_json_and_html() {
         .stdout
         .clone();
     assert_eq!(a, b);
+    // predictions for 3 of the 54 documents: the other documents' spans count as missed,
+    // and the exit code says the scores are not over the whole set
+    let part = dir.path().join("part.jsonl");
+    let saved = std::fs::read_to_string(&pred).unwrap();
+    std::fs::write(&part, saved.lines().take(3).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let out = fintag()
+        .args(["eval", "data/dev.jsonl", "--pred"])
+        .arg(&part)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("51 of 54 gold documents have no prediction"))
+        .get_output()
+        .stdout
+        .clone();
+    let micro = |t: &str| t.lines().find(|l| l.trim_start().starts_with("micro")).map(str::to_string).unwrap();
+    let (whole, partial) = (String::from_utf8(a.clone()).unwrap(), String::from_utf8(out).unwrap());
+    assert_ne!(micro(&whole), micro(&partial), "missing documents must lower recall");
     let text = String::from_utf8(a).unwrap();
     assert!(text.contains("PROMO") && text.contains("ROC-AUC") && text.contains("micro"));
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

@@ -53,10 +53,22 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     let labels = parse_labels(&a.labels)?;
     let to_terminal = a.out.is_none() && std::io::stdout().is_terminal();
     let format = a.format.unwrap_or(if to_terminal { OutputFormat::Pretty } else { OutputFormat::Jsonl });
+    if let Some(out) = &a.out {
+        super::check_out_apart(out, &a.inputs)?;
+    }
     let pipeline = load_pipeline(&a.model)?;
-    let mut sink: Box<dyn Write> = match &a.out {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)),
-        None => Box::new(std::io::stdout().lock()),
+    // JSON and HTML are one document written at the end: they go to a file beside --out that
+    // takes its name when complete, so an interrupted run leaves --out as it was (not for
+    // devices and pipes such as /dev/stdout)
+    let whole = matches!(format, OutputFormat::Json | OutputFormat::Html)
+        && a.out.as_ref().is_some_and(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(true));
+    let target = a.out.as_ref().map(|p| if whole { partial_path(p) } else { p.clone() });
+    let mut sink: Box<dyn Write> = match (&a.out, &target) {
+        (Some(out), Some(t)) => {
+            let file = std::fs::File::create(t).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            Box::new(super::NamedWriter { inner: std::io::BufWriter::new(file), name: out.display().to_string() })
+        }
+        _ => Box::new(std::io::stdout().lock()),
     };
     let mut failures = 0usize;
     let mut collected: Vec<(String, Prediction)> = Vec::new();
@@ -106,8 +118,18 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
         _ => {}
     }
     sink.flush()?;
+    drop(sink);
+    if let (true, Some(out), Some(t)) = (whole, &a.out, &target) {
+        std::fs::rename(t, out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    }
     super::exit_without_freeing(pipeline);
     Ok(if failures > 0 { 2 } else { 0 })
+}
+
+/// Where a whole-document output is written until it is complete: ".NAME.partial" beside it.
+fn partial_path(out: &std::path::Path) -> std::path::PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    out.with_file_name(format!(".{name}.partial"))
 }
 
 fn report_error(

@@ -85,12 +85,14 @@ pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Res
 
 pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
     let gold = read_gold(&a.gold, a.gold_format)?;
+    let mut unreadable = 0usize;
     let preds = match &a.pred {
         Some(p) => {
             let (preds, problems) = read_predictions(p)?;
             for pr in &problems {
                 eprintln!("{pr}");
             }
+            unreadable = problems.len();
             preds
         }
         None => {
@@ -124,7 +126,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
                 for o in outcomes {
                     match o.result {
                         Ok(p) => preds.push(p),
-                        Err(e) => bar.println(format!("fintag: {}: {e}", o.id)),
+                        Err(e) => bar.println(super::document_error_line(&o.id, &e.to_string())),
                     }
                 }
                 Ok(())
@@ -143,6 +145,17 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
     };
     let report = evaluate(&gold, &preds, a.threshold);
     print!("{}", text_table(&report));
+    let missing = &report.missing_predictions;
+    if !missing.is_empty() {
+        let some: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+        eprintln!(
+            "fintag: {} of {} gold documents have no prediction ({}{}); the scores above count their spans as missed",
+            missing.len(),
+            gold.len(),
+            some.join(", "),
+            if missing.len() > some.len() { ", …" } else { "" }
+        );
+    }
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")?;
     }
@@ -151,5 +164,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
         std::fs::write(p, html_report(&title, &report, 200))?;
         eprintln!("report written to {}", p.display());
     }
-    Ok(0)
+    // scores over a part of the gold documents are not the scores of the whole: like a
+    // failed document in `classify`, that is exit code 2
+    Ok(if missing.is_empty() && unreadable == 0 { 0 } else { 2 })
 }

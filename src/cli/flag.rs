@@ -36,7 +36,8 @@ pub struct FlagArgs {
     /// Documents per batch
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
-    /// Continue a previous run: skip documents already in --out
+    /// Continue a previous run: skip documents already in --out (those that failed there
+    /// are tried again)
     #[arg(long)]
     pub resume: bool,
     /// Take only share I of N (0-based), e.g. 3/8, chosen by a hash of the document id
@@ -89,40 +90,65 @@ fn kind_of(p: &Path) -> anyhow::Result<Kind> {
     }
 }
 
-/// Reads the ids already written, cutting a partly written last line away first.
-fn done_ids(path: &Path, kind: Kind) -> anyhow::Result<HashSet<String>> {
-    let mut ids = HashSet::new();
+/// What an earlier run left in --out: the documents it finished, and how many of them it
+/// flagged.
+struct Resumed {
+    ids: HashSet<String>,
+    flagged: usize,
+}
+
+/// Reads the records already written and keeps the finished ones: a partly written last
+/// line is cut away, and error records are dropped so that their documents are tried again
+/// (a file that was unreadable then may be readable now); the file is rewritten only when
+/// either happened.
+fn resume_from(path: &Path, kind: Kind) -> anyhow::Result<Resumed> {
+    let mut done = Resumed { ids: HashSet::new(), flagged: 0 };
     if !path.exists() {
-        return Ok(ids);
+        return Ok(done);
     }
-    let bytes = std::fs::read(path)?;
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let complete = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
-    if complete < bytes.len() {
-        let f = std::fs::OpenOptions::new().write(true).open(path)?;
-        f.set_len(complete as u64)?;
+    let mut kept: Vec<&[u8]> = Vec::new(); // whole lines, newline included
+    let mut dropped = 0usize;
+    let mut lines = bytes[..complete].split_inclusive(|b| *b == b'\n');
+    if kind == Kind::Csv {
+        kept.extend(lines.next()); // the header
     }
-    let reader = std::io::BufReader::new(&bytes[..complete]);
-    match kind {
-        Kind::Jsonl => {
-            for line in reader.lines() {
-                let line = line?;
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if let Some(id) = v.get("id").and_then(|x| x.as_str()) {
-                        ids.insert(id.to_string());
-                    }
-                }
+    for line in lines {
+        // (id, flagged, error) of one record; None for a line that is no record
+        let record = match kind {
+            Kind::Jsonl => serde_json::from_slice::<serde_json::Value>(line).ok().and_then(|v| {
+                let id = v.get("id")?.as_str()?.to_string();
+                Some((id, v.get("flagged") == Some(&serde_json::Value::Bool(true)), v.get("error").is_some()))
+            }),
+            Kind::Csv => {
+                let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+                r.records()
+                    .next()
+                    .and_then(|x| x.ok())
+                    .and_then(|rec| Some((rec.get(0)?.to_string(), rec.get(2) == Some("1"), rec.get(6).is_some_and(|e| !e.is_empty()))))
             }
-        }
-        Kind::Csv => {
-            let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
-            for rec in r.records().flatten() {
-                if let Some(id) = rec.get(0) {
-                    ids.insert(id.to_string());
-                }
+        };
+        match record {
+            Some((_, _, true)) => dropped += 1,
+            Some((id, flagged, false)) => {
+                let first = done.ids.insert(id);
+                done.flagged += usize::from(flagged && first);
+                kept.push(line);
             }
+            None => kept.push(line),
         }
     }
-    Ok(ids)
+    if dropped > 0 || complete < bytes.len() {
+        let tmp = path.with_extension("resume-tmp");
+        std::fs::write(&tmp, kept.concat())
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    if dropped > 0 {
+        eprintln!("{}: retrying {dropped} documents that failed before", path.display());
+    }
+    Ok(done)
 }
 
 struct Output {
@@ -200,11 +226,15 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let kind = kind_of(&a.out)?;
     let to_stdout = a.out.as_os_str() == "-";
     anyhow::ensure!(!(to_stdout && a.resume), "--resume needs an output file, not stdout");
+    if !to_stdout {
+        super::check_out_apart(&a.out, &a.inputs)?;
+    }
     let exists_nonempty = std::fs::metadata(&a.out).map(|m| m.len() > 0).unwrap_or(false);
     if exists_nonempty && !a.resume {
         anyhow::bail!("{} exists: pass --resume to continue that run, or choose another --out", a.out.display());
     }
-    let done = if a.resume { done_ids(&a.out, kind)? } else { HashSet::new() };
+    let Resumed { ids: done, flagged: flagged_before } =
+        if a.resume { resume_from(&a.out, kind)? } else { Resumed { ids: HashSet::new(), flagged: 0 } };
     let done_count = done.len();
     let pipeline = load_pipeline(&a.model)?;
     let file: Box<dyn Write> = if to_stdout {
@@ -215,7 +245,7 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
         if kind == Kind::Csv && f.seek(std::io::SeekFrom::End(0))? == 0 {
             f.write_all(b"id,clickbait,flagged,sentiment,promo_spans,promo_text,error\n")?;
         }
-        Box::new(f)
+        Box::new(super::NamedWriter { inner: f, name: a.out.display().to_string() })
     };
     let mut out = Output { file, kind };
 
@@ -274,13 +304,14 @@ pub fn run(a: FlagArgs) -> anyhow::Result<i32> {
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "{total} documents, {flagged} flagged, {errors} errors{} in {secs:.1}s ({:.1} docs/s) → {}",
-        if skipped > 0 { format!(", {skipped} already done") } else { String::new() },
+        if skipped > 0 { format!(", {skipped} already done ({flagged_before} of those flagged)") } else { String::new() },
         total as f64 / secs.max(1e-9),
         a.out.display()
     );
+    // the exit code speaks for the whole output file: what earlier runs flagged counts
     Ok(if errors > 0 {
         2
-    } else if flagged > 0 {
+    } else if flagged + flagged_before > 0 {
         0
     } else {
         1

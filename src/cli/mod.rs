@@ -227,10 +227,50 @@ pub enum BaseCommand {
 /// The stderr line for a document that failed: its id, then the reason (error messages
 /// that already begin with the path or line they are about do not repeat it).
 pub fn document_error_line(id: &str, msg: &str) -> String {
-    if msg.starts_with(id) {
-        format!("fintag: {msg}")
-    } else {
-        format!("fintag: {id}: {msg}")
+    format!("fintag: {}", fintag::error::naming_document(id, msg))
+}
+
+/// Refuses an output file that is one of the inputs or lies inside an input directory: the
+/// run would empty what it is about to read, or read what it is writing.
+pub fn check_out_apart(out: &std::path::Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    // the output may not exist yet: its directory does
+    let resolved = |p: &std::path::Path| -> Option<PathBuf> {
+        p.canonicalize().ok().or_else(|| {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            Some(parent.canonicalize().ok()?.join(p.file_name()?))
+        })
+    };
+    let Some(out_abs) = resolved(out) else { return Ok(()) };
+    for input in inputs.iter().filter(|i| i.as_os_str() != "-") {
+        let Ok(abs) = input.canonicalize() else { continue };
+        if abs == out_abs {
+            anyhow::bail!("{}: --out is also an input; it would be emptied before it is read", out.display());
+        }
+        if abs.is_dir() && out_abs.starts_with(&abs) {
+            anyhow::bail!("{}: --out lies inside the input directory {}; it would be read as input", out.display(), input.display());
+        }
+    }
+    Ok(())
+}
+
+/// A writer whose errors name its file ("out.jsonl: No space left on device").
+pub struct NamedWriter<W: std::io::Write> {
+    pub inner: W,
+    pub name: String,
+}
+
+impl<W: std::io::Write> std::io::Write for NamedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.named(e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.named(e))
+    }
+}
+
+impl<W: std::io::Write> NamedWriter<W> {
+    fn named(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("{}: {e}", self.name))
     }
 }
 

@@ -283,7 +283,14 @@ pub fn text_table(r: &Report) -> String {
     s.push_str(&format!(
         "documents: {}{}\n\n",
         r.documents,
-        if r.missing_predictions.is_empty() { String::new() } else { format!(" ({} without prediction)", r.missing_predictions.len()) }
+        if r.missing_predictions.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} without prediction: their spans count as missed, their sentiment and clickbait are not scored)",
+                r.missing_predictions.len()
+            )
+        }
     ));
     s.push_str("entities           exact: P      R      F1     | partial: P      R      F1     gold\n");
     for (l, p) in &r.entities_exact.per_label {
