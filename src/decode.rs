@@ -1,13 +1,16 @@
 //! Stage 4: model outputs to scored spans with code-point offsets.
 //!
 //! Entities: the most probable valid BIO tag sequence (constrained Viterbi) → spans, widened
-//! to whole words, trimmed of quotes, brackets and other edge punctuation, pieces of one
-//! name joined, never across a line break, names without leading adjectives or (ORG, PER,
-//! LOC) a trailing bare number, a surname's initial with its dot, a product named in quotes taken as the whole quoted title,
-//! amounts without a unit dropped. PROMO: per-sentence decision — mostly promotional
-//! sentences become one whole-sentence span, otherwise runs of promotional tokens become
-//! clause spans that stop before the final punctuation. Models with a sentence PROMO head
-//! take the whole-sentence decision from that head instead of the share of hot tokens.
+//! to whole words, trimmed of quotes, brackets and other edge punctuation (a sentence's
+//! full stop too, an abbreviation's dot not), pieces of one name joined, never across a
+//! line break, names without leading adjectives or (ORG, PER, LOC) a trailing bare number,
+//! a surname's initial with its dot, a product named in quotes taken as the whole quoted
+//! title, amounts without a unit dropped. PROMO: per-sentence decision — mostly
+//! promotional sentences become one whole-sentence span, otherwise runs of promotional
+//! tokens become clause spans that stop before the final punctuation, take hyphenated
+//! compounds whole, never end inside an entity, keep quotes balanced, and are one span
+//! when only blanks and commas part them. Models with a sentence PROMO head take the
+//! whole-sentence decision from that head instead of the share of hot tokens.
 
 use crate::document::{Prediction, ScoredSentence, ScoredSpan, SentimentScores};
 use crate::labels::{EntityLabel, Sentiment, SpanLabel};
@@ -172,6 +175,7 @@ fn edge_trim(c: char) -> bool {
                 | '…'
         )
         || is_emoji(c)
+        || invisible(c)
 }
 
 fn word_char(c: char) -> bool {
@@ -210,9 +214,10 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
     }
     // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro")
     let s = trim_front(s, e, |i| edge_trim(chars[i]) && !(matches!(chars[i], '-' | '–') && i + 1 < e && chars[i + 1].is_ascii_digit()));
-    // a final dot goes unless it ends an abbreviation or the name has dots of its own
+    // a final dot goes unless it ends an abbreviation ("Corp.", "Mrd.") or a one-letter
+    // word ("S.A.", "e.V."); a sentence's full stop after an amount does go ("15,1 Mrd. Euro.")
     let e = trim_back(s, e, |i| {
-        edge_trim(chars[i]) || (chars[i] == '.' && i > s && !chars[s..i].contains(&'.') && !abbreviation_dot(chars, s, i + 1))
+        edge_trim(chars[i]) || (chars[i] == '.' && i > s && !abbreviation_dot(chars, s, i + 1) && !one_letter_before(chars, s, i))
     });
     (s < e).then_some((s, e))
 }
@@ -291,7 +296,14 @@ fn trim_space(chars: &[char], s: usize, e: usize) -> Option<(usize, usize)> {
 fn abbreviation_dot(chars: &[char], s: usize, e: usize) -> bool {
     let w = trim_back(s, e - 1, |i| word_char(chars[i]));
     let word: String = chars[w..e - 1].iter().collect::<String>().to_lowercase();
-    matches!(word.as_str(), "inc" | "co" | "corp" | "ltd" | "mrd" | "mio" | "bio" | "tsd" | "st")
+    matches!(word.as_str(), "inc" | "co" | "corp" | "ltd" | "mrd" | "mio" | "bio" | "tsd" | "st" | "cie" | "jr")
+}
+
+/// Whether the word ending at `dot` (within [s, dot)) is a single letter: an initial or a
+/// dotted abbreviation's last letter ("N.V.", "a.s.").
+fn one_letter_before(chars: &[char], s: usize, dot: usize) -> bool {
+    let w = trim_back(s, dot, |i| word_char(chars[i]));
+    dot == w + 1 && chars[w].is_alphabetic()
 }
 
 /// Entity spans from BIO probabilities.
@@ -542,6 +554,7 @@ pub fn decode_promo(
     promo: &[f32],
     threshold: f32,
     sentence_head: Option<SentencePromo>,
+    entities: &[ScoredSpan],
     cfg: &DecodeConfig,
 ) -> Vec<ScoredSpan> {
     let mut out = Vec::new();
@@ -559,7 +572,7 @@ pub fn decode_promo(
             None => share > 0.0 && share >= cfg.whole_sentence_share,
         };
         if cfg.promo_by_sentence && whole {
-            let blank = |i: usize| chars[i].is_whitespace() || is_emoji(chars[i]);
+            let blank = |i: usize| chars[i].is_whitespace() || edge_symbol(chars[i]) || invisible(chars[i]);
             let s = trim_front(sent.start, sent.end, blank);
             let e = trim_back(s, sent.end, blank);
             if s < e {
@@ -575,6 +588,7 @@ pub fn decode_promo(
             continue;
         }
         // Clause spans: runs of promotional tokens.
+        let mut runs = Vec::new(); // (start, end, summed probability, tokens)
         let mut i = 0;
         while i < content.len() {
             if !hot[i] {
@@ -594,27 +608,126 @@ pub fn decode_promo(
             };
             let long_enough = !cfg.promo_by_sentence || j - i >= cfg.min_clause_tokens;
             if e > s + 1 && long_enough {
-                let score = content[i..j].iter().map(|&t| promo[t]).sum::<f32>() / (j - i) as f32;
-                out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score, text: chars[s..e].iter().collect() });
+                runs.push((s, e, content[i..j].iter().map(|&t| promo[t]).sum::<f32>(), j - i));
             }
             i = j;
         }
+        if cfg.promo_by_sentence {
+            runs = settle_clauses(chars, (sent.start, sent.end), runs, entities);
+        }
+        for (s, e, sum, n) in runs {
+            out.push(ScoredSpan { start: s, end: e, label: SpanLabel::Promo, score: sum / n as f32, text: chars[s..e].iter().collect() });
+        }
     }
-    out
+    out.into_iter().flat_map(|span| without_pictographs(chars, span)).collect()
 }
 
-/// A clause span: widened to whole words, without edge punctuation; it ends before the
-/// sentence's final punctuation.
+/// A span cut where pictographs stand inside it ("… nur noch 5 Plätze frei 👉 t.me/xyz" →
+/// two spans; ANNOTATION.md: emoji are never inside a span); pieces without a letter or
+/// digit go.
+fn without_pictographs(chars: &[char], span: ScoredSpan) -> Vec<ScoredSpan> {
+    if !chars[span.start..span.end].iter().any(|&c| edge_symbol(c)) {
+        return vec![span];
+    }
+    let blank = |i: usize| chars[i].is_whitespace() || edge_symbol(chars[i]) || invisible(chars[i]);
+    let mut pieces = Vec::new();
+    let mut from = span.start;
+    for i in span.start..=span.end {
+        if i == span.end || edge_symbol(chars[i]) {
+            let s = trim_front(from, i, blank);
+            let e = trim_back(s, i, blank);
+            if chars[s..e].iter().any(|c| c.is_alphanumeric()) {
+                pieces.push(ScoredSpan { start: s, end: e, text: chars[s..e].iter().collect(), ..span.clone() });
+            }
+            from = i + 1;
+        }
+    }
+    pieces
+}
+
+/// Characters that take no room: zero-width spaces and joiners' kin, byte-order marks, soft
+/// hyphens, direction marks. None stands at the edge of a span.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+}
+
+/// Pictographs at a PROMO span's edge that go with the blanks: emoji, and the symbols of
+/// other blocks that stand as emoji ("⏳", "⏰", "⭐", "↗").
+fn edge_symbol(c: char) -> bool {
+    is_emoji(c) || matches!(c as u32, 0x2190..=0x21FF | 0x2300..=0x23FF | 0x25A0..=0x25FF | 0x2B00..=0x2BFF | 0x2934..=0x2935)
+}
+
+/// Characters that join two parts of one word: a hyphen between letters or digits
+/// ("Norrsken-Aktie", "Ad-hoc").
+fn joins_word(chars: &[char], i: usize) -> bool {
+    matches!(chars[i], '-' | '‐') && i > 0 && i + 1 < chars.len() && word_char(chars[i - 1]) && word_char(chars[i + 1])
+}
+
+/// The clause spans of one sentence made final: spans with only blanks and commas between
+/// them are one clause; no edge falls inside an entity span (the edge moves out of it,
+/// into the clause); quotes are balanced ("„Wasserwerte-Monitor“" whole, not its opening
+/// quote alone).
+fn settle_clauses(
+    chars: &[char],
+    (ss, se): (usize, usize),
+    runs: Vec<(usize, usize, f32, usize)>,
+    entities: &[ScoredSpan],
+) -> Vec<(usize, usize, f32, usize)> {
+    let se = se.min(chars.len());
+    let mut merged: Vec<(usize, usize, f32, usize)> = Vec::new();
+    for r in runs {
+        // runs widened to whole words may touch or overlap
+        let joins = |last: &(usize, usize, f32, usize)| {
+            r.0 <= last.1 || chars[last.1..r.0].iter().all(|&c| !word_char(c) && !matches!(c, '.' | '!' | '?'))
+        };
+        match merged.last_mut() {
+            Some(last) if joins(last) => *last = (last.0.min(r.0), last.1.max(r.1), last.2 + r.2, last.3 + r.3),
+            _ => merged.push(r),
+        }
+    }
+    let blank = |c: char| c.is_whitespace() || edge_symbol(c) || invisible(c) || matches!(c, ',' | ';' | ':' | '–' | '—' | '-');
+    let opening = |c: char| matches!(c, '„' | '‚');
+    merged
+        .into_iter()
+        .filter_map(|(mut s, mut e, sum, n)| {
+            for ent in entities {
+                if ent.start < s && s < ent.end {
+                    s = ent.end;
+                }
+                if ent.start < e && e < ent.end {
+                    e = ent.start;
+                }
+            }
+            if s >= e {
+                return None; // the whole run lay inside one entity
+            }
+            s = trim_front(s, e, |i| blank(chars[i]));
+            e = trim_back(s, e, |i| blank(chars[i]) || opening(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
+            let count = |s: usize, e: usize, c: char| chars[s..e].iter().filter(|&&x| x == c).count();
+            if count(s, e, '„') > count(s, e, '“') && e < se && chars[e] == '“' {
+                e += 1;
+            }
+            if count(s, e, '“') > count(s, e, '„') && s > ss && chars[s - 1] == '„' {
+                s -= 1;
+            }
+            (e > s + 1).then_some((s, e, sum, n))
+        })
+        .collect()
+}
+
+/// A clause span: widened to whole words (a hyphenated compound is one word), without edge
+/// punctuation; it ends before the sentence's final punctuation.
 fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> (usize, usize) {
     let (se, mut e) = (se.min(chars.len()), e.min(chars.len()));
     s = s.min(e);
-    while s > ss && s < chars.len() && word_char(chars[s]) && word_char(chars[s - 1]) {
+    let inner = |i: usize| word_char(chars[i]) || joins_word(chars, i);
+    while s > ss && s < chars.len() && inner(s) && inner(s - 1) {
         s -= 1;
     }
-    while e > 0 && e < se && word_char(chars[e - 1]) && word_char(chars[e]) {
+    while e > 0 && e < se && inner(e - 1) && inner(e) {
         e += 1;
     }
-    let blank = |c: char| c.is_whitespace() || is_emoji(c) || matches!(c, ',' | ';' | ':' | '–' | '-');
+    let blank = |c: char| c.is_whitespace() || edge_symbol(c) || invisible(c) || matches!(c, ',' | ';' | ':' | '–' | '-');
     let s = trim_front(s, e, |i| blank(chars[i]));
     let e = trim_back(s, e, |i| blank(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
     (s, e)
@@ -626,7 +739,8 @@ pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &
     let mut spans = decode_entities(&chars, doc, &probs.entity, cfg);
     let sentence_head = (!probs.promo_sentence.is_empty())
         .then(|| SentencePromo { probs: &probs.promo_sentence, threshold: cfg.promo_sentence_threshold_for(probs.clickbait) });
-    spans.extend(decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), sentence_head, cfg));
+    let promo = decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), sentence_head, &spans, cfg);
+    spans.extend(promo);
     spans.sort_by(|a, b| (a.start, a.label.is_promo(), a.end).cmp(&(b.start, b.label.is_promo(), b.end)));
     let sentences = doc
         .sentences
@@ -707,10 +821,10 @@ mod tests {
         let cfg = DecodeConfig { whole_sentence_share: 0.3, ..DecodeConfig::default() };
         let texts = |spans: Vec<ScoredSpan>| spans.into_iter().map(|s| s.text).collect::<Vec<_>>();
         // without the head: the hot share of sentence 2 (5 of 11) makes it whole, sentence 1 has none
-        assert_eq!(texts(decode_promo(&c, &doc, &promo, 0.5, None, &cfg)), [&text[33..]]);
+        assert_eq!(texts(decode_promo(&c, &doc, &promo, 0.5, None, &[], &cfg)), [&text[33..]]);
         // with the head: sentence 1 is whole by the head, sentence 2 is not, its hot run is a clause
         let head = SentencePromo { probs: &[0.8, 0.2], threshold: 0.5 };
-        let spans = decode_promo(&c, &doc, &promo, 0.5, Some(head), &cfg);
+        let spans = decode_promo(&c, &doc, &promo, 0.5, Some(head), &[], &cfg);
         assert_eq!(spans[0].score, 0.8);
         assert_eq!(texts(spans), ["Die Analyse liefert die Antwort.", "jetzt sofort zugreifen und kaufen"]);
         // unflagged documents need at least the token threshold: 1.01 means no whole sentence
@@ -827,5 +941,156 @@ mod tests {
             assert!(!names_unit(EntityLabel::Percent, not_pct), "{not_pct}");
         }
         assert!(names_unit(EntityLabel::Org, "SAP"));
+    }
+
+    #[test]
+    fn a_full_stop_after_an_amount_goes_an_abbreviations_dot_stays() {
+        let span = |text: &str, from: &str| {
+            let c: Vec<char> = text.chars().collect();
+            let s = text[..text.find(from).unwrap()].chars().count();
+            snap_entity(&c, s, c.len()).map(|(s, e)| c[s..e].iter().collect::<String>())
+        };
+        assert_eq!(span("Umsatz von 15,1 Mrd. Euro.", "15").as_deref(), Some("15,1 Mrd. Euro"));
+        assert_eq!(span("bei 5.610 €.", "5").as_deref(), Some("5.610 €"));
+        assert_eq!(span("bei 7 Mrd.", "7").as_deref(), Some("7 Mrd."));
+        assert_eq!(span("von Merck & Co.", "Merck").as_deref(), Some("Merck & Co."));
+        assert_eq!(span("die Proteins N.V.", "Proteins").as_deref(), Some("Proteins N.V."));
+        assert_eq!(span("der Heimatverein e.V.", "Heimatverein").as_deref(), Some("Heimatverein e.V."));
+        assert_eq!(span("die Siemens AG.", "Siemens").as_deref(), Some("Siemens AG"));
+    }
+
+    #[test]
+    fn clause_spans_are_settled_on_words_entities_and_quotes() {
+        let run = |s: usize, e: usize| (s, e, 0.8, 2);
+        let settled = |text: &str, runs: Vec<(usize, usize, f32, usize)>, entities: &[ScoredSpan]| {
+            let c: Vec<char> = text.chars().collect();
+            let out = settle_clauses(&c, (0, c.len()), runs, entities);
+            out.into_iter().map(|(s, e, _, _)| c[s..e].iter().collect::<String>()).collect::<Vec<_>>()
+        };
+        // two runs with only ", " between them are one clause, their scores summed
+        let text = "Sie rechnen damit, dass sich das vervielfacht.";
+        let c: Vec<char> = text.chars().collect();
+        let out = settle_clauses(&c, (0, c.len()), vec![run(4, 17), run(19, 45)], &[]);
+        assert_eq!(out, [(4, 45, 1.6, 4)]);
+        // a run of words is not joined across a sentence mark or another word
+        assert_eq!(settled("Ja nein! Jetzt kaufen", vec![run(0, 7), run(9, 21)], &[]).len(), 2);
+        // an edge inside an entity moves out of it, into the clause
+        let text = "mit bis zu 18,4 Prozent – ein Wert, den Geologen selten sehen";
+        let c: Vec<char> = text.chars().collect();
+        let percent = ScoredSpan { label: SpanLabel::Entity(EntityLabel::Percent), ..product(&c, 11, 23) };
+        assert_eq!(settled(text, vec![run(16, 61)], &[percent]), ["ein Wert, den Geologen selten sehen"]);
+        // a title's opening quote comes with its closing one; a lone opening quote at the end goes
+        let text = "im Börsenbrief „Wasserwerte-Monitor“ und im Seminar „Zinsen im Check“";
+        assert_eq!(settled(text, vec![run(15, 35)], &[]), ["„Wasserwerte-Monitor“"]);
+        let c: Vec<char> = text.chars().collect();
+        assert_eq!(settled(text, vec![run(37, 53)], &[product(&c, 53, 68)]), ["und im Seminar"]);
+    }
+
+    #[test]
+    fn clause_runs_that_overlap_or_lie_inside_an_entity_do_not_break_settling() {
+        let text = "Die Aktie der Nordwind-Energie-Gruppe kaufen";
+        let c: Vec<char> = text.chars().collect();
+        // two runs snapped onto the same compound overlap: one span
+        let out = settle_clauses(&c, (0, c.len()), vec![(14, 37, 1.0, 2), (14, 44, 1.0, 3)], &[]);
+        assert_eq!(out, [(14, 44, 2.0, 5)]);
+        // a run wholly inside an entity, and runs at the text's very edges: none, no panic
+        let org = ScoredSpan { label: SpanLabel::Entity(EntityLabel::Org), ..product(&c, 14, 37) };
+        assert!(settle_clauses(&c, (0, c.len()), vec![(20, 30, 1.0, 2)], std::slice::from_ref(&org)).is_empty());
+        let out = settle_clauses(&c, (0, c.len() + 5), vec![(0, c.len(), 1.0, 2)], &[org]);
+        assert_eq!(out, [(0, c.len(), 1.0, 2)]);
+    }
+
+    #[test]
+    fn pictographs_cut_promo_spans_and_invisible_characters_never_edge_a_span() {
+        let text = "Nur noch 5 Plätze frei 👉 t.me/xyz 🚀🚀";
+        let c: Vec<char> = text.chars().collect();
+        let span = ScoredSpan { start: 0, end: c.len(), label: SpanLabel::Promo, score: 0.9, text: text.into() };
+        let pieces: Vec<String> = without_pictographs(&c, span).into_iter().map(|s| s.text).collect();
+        assert_eq!(pieces, ["Nur noch 5 Plätze frei", "t.me/xyz"]);
+        // a zero-width space at a name's edge is trimmed like a space
+        let c: Vec<char> = "die \u{200B}SAP\u{200B}-Aktie steigt".chars().collect();
+        let (s, e) = snap_entity(&c, 4, 15).unwrap();
+        assert_eq!(c[s..e].iter().collect::<String>(), "SAP\u{200B}-Aktie");
+    }
+
+    #[test]
+    fn clause_snapping_keeps_compounds_whole_and_drops_edge_pictographs() {
+        let c: Vec<char> = "Aktuell kostet die Norrsken-Aktie nur 0,42 Euro ⏳".chars().collect();
+        // a run ending inside "Norrsken-Aktie" takes the whole compound
+        let (s, e) = snap_clause(&c, 0, c.len(), 0, 27);
+        assert_eq!(c[s..e].iter().collect::<String>(), "Aktuell kostet die Norrsken-Aktie");
+        // the hourglass at the end is no part of a clause
+        let (s, e) = snap_clause(&c, 0, c.len(), 34, c.len());
+        assert_eq!(c[s..e].iter().collect::<String>(), "nur 0,42 Euro");
+        assert!(edge_symbol('⏳') && edge_symbol('⏰') && edge_symbol('🚀') && !edge_symbol('€'));
+    }
+
+    /// A prepared document whose tokens are pieces of 1 to 4 characters of each word (cut
+    /// where `cuts` says), with the splitter's sentences.
+    fn pieces_doc(text: &str, cuts: &[u8]) -> PreparedDoc {
+        let chars: Vec<char> = text.chars().collect();
+        let mut tokens = Vec::new();
+        let (mut i, mut k) = (0, 0);
+        while i < chars.len() {
+            if chars[i].is_whitespace() {
+                i += 1;
+                continue;
+            }
+            let len = 1 + cuts.get(k % cuts.len().max(1)).copied().unwrap_or(3) as usize % 4;
+            k += 1;
+            let s = i;
+            while i < chars.len() && i < s + len && !chars[i].is_whitespace() {
+                i += 1;
+            }
+            tokens.push(crate::encode::Token { id: 5, start: s, end: i });
+        }
+        let sentences = crate::text::split_sentences(text);
+        let sentence_tokens = sentences
+            .iter()
+            .map(|b| (0..tokens.len()).filter(|&t| tokens[t].start >= b.start && tokens[t].end <= b.end).collect())
+            .collect();
+        PreparedDoc { encoding: crate::encode::Encoding { tokens }, windows: Vec::new(), owners: Vec::new(), sentences, sentence_tokens }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Whatever the model says, decoding gives spans inside the text whose `text` is their
+        /// slice, no two entities and no two PROMO spans overlapping, none starting or ending
+        /// inside a word.
+        #[test]
+        fn any_probabilities_decode_to_valid_spans(
+            text in "[a-zA-ZäöüßÄ0-9 \\n.,:;!?–„“€%⏳🚀-]{1,160}",
+            cuts in proptest::collection::vec(0u8..8, 1..16),
+            raw in proptest::collection::vec(0.0f32..1.0, 18..400),
+            clickbait in 0.0f32..1.0,
+            share in 0.0f32..1.0,
+        ) {
+            let doc = pieces_doc(&text, &cuts);
+            let n = doc.encoding.tokens.len();
+            let at = |i: usize| raw[i % raw.len()];
+            let entity = (0..n).map(|t| (0..17).map(|j| at(t * 17 + j)).collect()).collect();
+            let promo = (0..n).map(|t| at(t * 7 + 3)).collect();
+            let probs = HeadProbs {
+                entity,
+                promo,
+                promo_sentence: Vec::new(),
+                sentence: vec![vec![0.2, 0.3, 0.5]; doc.sentences.len()],
+                document: vec![0.2, 0.3, 0.5],
+                clickbait,
+            };
+            let cfg = DecodeConfig { promo_threshold_flagged: 0.3, whole_sentence_share: share, ..DecodeConfig::default() };
+            let p = decode("x", &text, &doc, &probs, &cfg);
+            let c: Vec<char> = text.chars().collect();
+            for (k, s) in p.spans.iter().enumerate() {
+                proptest::prop_assert!(s.start < s.end && s.end <= c.len(), "{s:?}");
+                proptest::prop_assert_eq!(&s.text, &c[s.start..s.end].iter().collect::<String>());
+                proptest::prop_assert!(!(s.start > 0 && word_char(c[s.start - 1]) && word_char(c[s.start])), "{s:?}");
+                proptest::prop_assert!(!(s.end < c.len() && word_char(c[s.end - 1]) && word_char(c[s.end])), "{s:?}");
+                for o in &p.spans[k + 1..] {
+                    let overlap = s.start < o.end && o.start < s.end;
+                    proptest::prop_assert!(!(overlap && s.label.is_promo() == o.label.is_promo()), "{s:?} {o:?}");
+                }
+            }
+        }
     }
 }
