@@ -14,7 +14,7 @@ pub enum FintagError {
     Binary(String),
     #[error("{0}: empty document")]
     Empty(String),
-    #[error("{what}: too large ({size} bytes, limit {limit}); split it or raise --max-bytes")]
+    #[error("{what}: too large (at least {size} bytes, limit {limit}); split it or raise --max-bytes")]
     TooLarge { what: String, size: u64, limit: u64 },
     #[error("{path}:{line}: {message}")]
     Parse { path: String, line: usize, message: String },

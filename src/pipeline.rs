@@ -247,7 +247,7 @@ pub(crate) fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result
         return Err(FintagError::Empty(d.id.clone()));
     }
     if n > max_chars {
-        return Err(FintagError::TooLarge { what: d.id.clone(), size: n as u64, limit: max_chars as u64 });
+        return Err(FintagError::Invalid(format!("{}: too long for one document ({n} characters, at most {max_chars}); split it", d.id)));
     }
     let p = tagger.prepare(&d.text, split_sentences(&d.text))?;
     if p.encoding.tokens.is_empty() {

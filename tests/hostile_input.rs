@@ -124,7 +124,7 @@ fn hostile_files_through_the_binary() {
     assert!(find("invalid-utf8.txt").get("error").is_none(), "Latin-1 fallback should read it");
     assert!(find("empty.txt")["error"].as_str().unwrap().contains("empty"));
     assert!(find("twenty-mb.txt")["error"].as_str().unwrap().contains("too large"));
-    assert!(find("one-line.txt")["error"].as_str().unwrap().contains("too large"));
+    assert!(find("one-line.txt")["error"].as_str().unwrap().contains("too long for one document"));
     assert!(find("nested.html").get("error").is_none());
     assert!(find("malformed.html").get("error").is_none());
     assert!(find("corpus.jsonl:2")["error"].as_str().unwrap().contains("broken JSON"));

@@ -70,7 +70,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
         }
         _ => Box::new(std::io::stdout().lock()),
     };
-    let mut failures = 0usize;
+    let (mut failures, mut documents) = (0usize, 0usize);
     let mut collected: Vec<(String, Prediction)> = Vec::new();
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut json_items: Vec<serde_json::Value> = Vec::new();
@@ -80,6 +80,7 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     let (workers, per_worker) = super::worker_split(super::cores(), None);
     pipeline.predict_stream(workers, per_worker, batches, |outcomes| -> anyhow::Result<()> {
         for o in outcomes {
+            documents += 1;
             match o.result {
                 Ok(mut p) => {
                     let text = o.text.unwrap_or_default();
@@ -119,6 +120,9 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     }
     sink.flush()?;
     drop(sink);
+    if documents == 0 {
+        eprintln!("fintag: the inputs hold no documents (an empty directory or JSONL corpus)");
+    }
     if let (true, Some(out), Some(t)) = (whole, &a.out, &target) {
         std::fs::rename(t, out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     }

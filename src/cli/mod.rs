@@ -301,11 +301,25 @@ pub fn run() -> i32 {
     tch::set_num_threads(cores() as i32);
     match dispatch(cli) {
         Ok(code) => code,
+        // the reader of stdout has gone (`fintag classify … | head`): stop quietly, with the
+        // status a process killed by SIGPIPE has, as other Unix tools do
+        Err(e) if broken_pipe(&e) => 141,
         Err(e) => {
             eprintln!("fintag: {e:#}");
             2
         }
     }
+}
+
+/// Whether `e` comes from writing to a pipe whose reader has gone.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let kind = c
+            .downcast_ref::<std::io::Error>()
+            .map(|io| io.kind())
+            .or_else(|| c.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind()));
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {

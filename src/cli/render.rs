@@ -89,6 +89,11 @@ pub fn pretty(text: &str, p: &Prediction, color: bool) -> String {
 
 /// A terminal report: the marked-up text, then sentences and scores.
 pub fn pretty_report(text: &str, p: &Prediction, color: bool) -> String {
+    // control characters of the input (an ESC would drive the terminal) show as U+FFFD,
+    // one character for one, so the offsets still fit
+    let shown =
+        |t: &str| -> String { t.chars().map(|c| if c.is_control() && !matches!(c, '\n' | '\t') { '\u{FFFD}' } else { c }).collect() };
+    let text = &shown(text);
     let chars: Vec<char> = text.chars().collect();
     let bold = |s: &str| {
         if color {
@@ -97,7 +102,7 @@ pub fn pretty_report(text: &str, p: &Prediction, color: bool) -> String {
             s.to_string()
         }
     };
-    let mut out = format!("{}\n", bold(&format!("== {}", p.id)));
+    let mut out = format!("{}\n", bold(&format!("== {}", shown(&p.id))));
     out.push_str(&format!(
         "document: {} (positive {:.2}, negative {:.2}, neutral {:.2})   clickbait {:.2}{}\n\n",
         p.sentiment,

@@ -11,6 +11,9 @@ pub enum SourceEncoding {
     Utf8Bom,
     Utf16,
     Windows1252,
+    /// UTF-8 with a few stray single bytes (a Latin-1 "ö" pasted into UTF-8 text, a file cut
+    /// inside a character): the UTF-8 stays, each stray byte is read as Windows-1252.
+    Utf8WithStrayBytes,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,11 +42,34 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<DecodedText> {
     };
     match std::str::from_utf8(body) {
         Ok(s) => checked(s.to_string(), if bom { SourceEncoding::Utf8Bom } else { SourceEncoding::Utf8 }, what),
+        Err(_) if bom || utf8_with_stray_bytes(body) => checked(utf8_reading_stray_bytes(body), SourceEncoding::Utf8WithStrayBytes, what),
         Err(_) => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(body);
             checked(text.into_owned(), SourceEncoding::Windows1252, what)
         }
     }
+}
+
+/// Whether bytes that are not valid UTF-8 still are UTF-8 text: at least as many of their
+/// non-ASCII characters are valid UTF-8 sequences as there are stray bytes (Windows-1252 text has no valid
+/// multi-byte sequences to speak of: "Ã¶" would have to follow every "ö").
+fn utf8_with_stray_bytes(bytes: &[u8]) -> bool {
+    let (mut valid, mut stray) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        stray += chunk.invalid().len();
+    }
+    valid > 0 && valid >= stray
+}
+
+/// UTF-8 text whose invalid bytes are each read as Windows-1252.
+fn utf8_reading_stray_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.push_str(&encoding_rs::WINDOWS_1252.decode_without_bom_handling(chunk.invalid()).0);
+    }
+    out
 }
 
 /// Refuses text that is mostly control characters (binary read as text) and empty text.
@@ -200,6 +226,18 @@ mod tests {
         assert_eq!((d.text.as_str(), d.encoding), ("Börse € 5", SourceEncoding::Windows1252));
         let d = decode_bytes(b"\xff\xfeA\x00\xe4\x00", "c").unwrap();
         assert_eq!((d.text.as_str(), d.encoding), ("Aä", SourceEncoding::Utf16));
+    }
+
+    #[test]
+    fn stray_bytes_in_utf8_text_keep_the_utf8() {
+        // one Latin-1 "ö" in UTF-8 text, and UTF-8 cut inside its last character
+        let d = decode_bytes(b"B\xc3\xb6rse und B\xf6rse", "x").unwrap();
+        assert_eq!((d.text.as_str(), d.encoding), ("Börse und Börse", SourceEncoding::Utf8WithStrayBytes));
+        let d = decode_bytes(b"Gr\xc3\xbc\xc3\x9fe \xc3", "x").unwrap();
+        assert_eq!(d.text, "Grüße Ã");
+        // Windows-1252 text stays Windows-1252
+        let d = decode_bytes(b"B\xf6rse M\xfcnchen \x80 5", "x").unwrap();
+        assert_eq!((d.text.as_str(), d.encoding), ("Börse München € 5", SourceEncoding::Windows1252));
     }
 
     #[test]
