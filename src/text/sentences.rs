@@ -1,7 +1,9 @@
 //! A sentence splitter for German finance text. Line breaks always end a sentence (headlines,
 //! list items); inside a line a sentence ends at `.`, `!`, `?`, `…` (and runs like `?!`, `...`,
 //! plus closing quotes) when whitespace and a non-lowercase character follow, unless the dot
-//! belongs to an abbreviation (Mio., Mrd., z. B., Inc.) or an ordinal ("23. Dezember").
+//! belongs to an abbreviation (Mio., Mrd., z. B., Inc.) or an ordinal ("am 23. Dezember",
+//! "im 3. Quartal": a number of one or two digits with a word before or after it that takes
+//! ordinals; "liegt bei rund 23. Diese …" ends a sentence).
 
 /// A sentence as a code-point range, end exclusive, without surrounding whitespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +94,7 @@ fn split_line(chars: &[char], start: usize, end: usize, out: &mut Vec<SentenceBo
         let single_dot = run_len == 1 && chars[i] == '.';
         // Nothing but symbols so far ("🫠 Weiter geht's."): no sentence of its own.
         let nothing_yet = !chars[sent_start..i].iter().any(|c| c.is_alphanumeric());
-        let blocked = nothing_yet || next.is_lowercase() || (single_dot && dot_is_not_an_ending(chars, start, i));
+        let blocked = nothing_yet || next.is_lowercase() || (single_dot && dot_is_not_an_ending(chars, start, i, k, end));
         if !blocked {
             push_trimmed(chars, sent_start, j, out);
             sent_start = k;
@@ -102,8 +104,68 @@ fn split_line(chars: &[char], start: usize, end: usize, out: &mut Vec<SentenceBo
     push_trimmed(chars, sent_start, end, out);
 }
 
-/// Whether the dot at `dot` belongs to the word before it (abbreviation, initial, ordinal).
-fn dot_is_not_an_ending(chars: &[char], line_start: usize, dot: usize) -> bool {
+/// Words before a day or ordinal number ("am 23. Mai", "im 3. Quartal", "der 2. Platz").
+const BEFORE_ORDINALS: &[&str] = &[
+    "am", "vom", "zum", "zur", "bis", "ab", "seit", "im", "beim", "per", "der", "die", "das", "den", "dem", "des", "ihr", "ihre", "ihren",
+    "ihrem", "sein", "seine", "seinen", "seinem", "jeden", "jedem", "jedes", "dieses", "diesem", "dieser", "und", "oder", "bzw",
+];
+
+/// Words after an ordinal number: months and the nouns counted by ordinals.
+const AFTER_ORDINALS: &[&str] = &[
+    "januar",
+    "februar",
+    "märz",
+    "april",
+    "mai",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "dezember",
+    "jan",
+    "feb",
+    "mär",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "okt",
+    "nov",
+    "dez",
+    "quartal",
+    "halbjahr",
+    "platz",
+    "mal",
+    "jahrhundert",
+    "jahrestag",
+    "geburtstag",
+    "runde",
+    "stelle",
+    "kalenderwoche",
+    "woche",
+    "tag",
+    "monat",
+    "liga",
+    "klasse",
+    "bundesliga",
+    "stock",
+    "etage",
+    "grades",
+    "ordnung",
+];
+
+/// The word of [from, to) lowercased, without the punctuation around it.
+fn bare_word(chars: &[char], from: usize, to: usize) -> String {
+    chars[from..to].iter().collect::<String>().trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
+}
+
+/// Whether the dot at `dot` belongs to the word before it (abbreviation, initial, ordinal);
+/// the next word starts at `next` (the line ends at `end`).
+fn dot_is_not_an_ending(chars: &[char], line_start: usize, dot: usize, next: usize, end: usize) -> bool {
     let mut w = dot;
     while w > line_start && !chars[w - 1].is_whitespace() && !matches!(chars[w - 1], '(' | '„' | '"' | '“' | '/') {
         w -= 1;
@@ -123,8 +185,24 @@ fn dot_is_not_an_ending(chars: &[char], line_start: usize, dot: usize) -> bool {
     if word.contains('.') && word.chars().all(|c| c.is_alphabetic() || c == '.') && word.len() <= 6 {
         return true;
     }
-    // Ordinals and day numbers: "23. Dezember", "3. Quartal"; years (four digits) end sentences.
-    word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 2
+    // Ordinals and day numbers: "am 23. Dezember", "im 3. Quartal", when a word before or
+    // after says so; "liegt bei rund 23. Diese …" and years (four digits) end sentences.
+    if !(word.chars().all(|c| c.is_ascii_digit()) && word.len() <= 2) {
+        return false;
+    }
+    let mut p = w;
+    while p > line_start && chars[p - 1].is_whitespace() {
+        p -= 1;
+    }
+    let mut q = p;
+    while q > line_start && !chars[q - 1].is_whitespace() {
+        q -= 1;
+    }
+    let mut n = next;
+    while n < end && !chars[n].is_whitespace() {
+        n += 1;
+    }
+    BEFORE_ORDINALS.contains(&bare_word(chars, q, p).as_str()) || AFTER_ORDINALS.contains(&bare_word(chars, next, n).as_str())
 }
 
 #[cfg(test)]
@@ -145,6 +223,20 @@ mod tests {
                 "Der Umsatz stieg um 2,3 Mrd. Euro auf 10,1 Mio. Euro.",
                 "Am 23. Dezember 2025 vergab Alibaba 2,28 Millionen Einheiten.",
                 "Dr. Müller, z. B. bzw. ca. Nr. 5, sprach.",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_number_ends_a_sentence_unless_its_words_make_it_an_ordinal() {
+        let t = "Das KGV liegt bei rund 23. Diese Bewertung ist hoch. Im 3. Quartal stieg der Umsatz, der 2. Platz ging an SAP. Bis 15. März gilt das.";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Das KGV liegt bei rund 23.",
+                "Diese Bewertung ist hoch.",
+                "Im 3. Quartal stieg der Umsatz, der 2. Platz ging an SAP.",
+                "Bis 15. März gilt das."
             ]
         );
     }
