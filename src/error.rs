@@ -18,7 +18,7 @@ pub enum FintagError {
     TooLarge { what: String, size: u64, limit: u64 },
     #[error("{path}:{line}: {message}")]
     Parse { path: String, line: usize, message: String },
-    #[error("base model: {0}. Run `make setup` (scripts/setup.sh) to fetch and convert it")]
+    #[error("base model: {0}. Run `make setup` (scripts/setup.sh) to fetch and convert it, or point --base (or FINTAG_BASE) at the directory it is in")]
     BaseModel(String),
     #[error("model directory {dir}: {message}")]
     Model { dir: PathBuf, message: String },
@@ -26,7 +26,8 @@ pub enum FintagError {
     E5s1(String),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    #[error("torch: {0}")]
+    /// libtorch's own message, without the C++ stack trace it appends
+    #[error("torch: {}", first_line(&.0.to_string()))]
     Torch(#[from] tch::TchError),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
@@ -46,6 +47,11 @@ impl FintagError {
     pub fn in_document(context: &str, id: &str, e: FintagError) -> Self {
         FintagError::Invalid(format!("{context} {}", naming_document(id, &e.to_string())))
     }
+}
+
+/// The first line of a message (libtorch appends its C++ stack trace to its errors).
+pub fn first_line(msg: &str) -> &str {
+    msg.lines().next().unwrap_or_default()
 }
 
 /// `msg` about document `id`, naming it once: "{id}: {msg}", or `msg` itself when it

@@ -45,7 +45,10 @@ pub struct ClassMetrics {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClickbaitMetrics {
+    /// 0 when the gold documents are all promotional or all not (the AUC is undefined then;
+    /// `one_class` says so)
     pub roc_auc: f64,
+    pub one_class: bool,
     pub pr_auc: f64,
     pub threshold: f64,
     pub at_threshold: Prf,
@@ -75,6 +78,9 @@ pub struct ErrorCase {
 pub struct Report {
     pub documents: usize,
     pub missing_predictions: Vec<String>,
+    /// Predicted spans whose offsets do not fit the gold text (empty, reversed or past its
+    /// end): left out of the scores.
+    pub unfit_predicted_spans: usize,
     pub entities_exact: EntityMetrics,
     pub entities_partial: EntityMetrics,
     pub promo_char: Prf,
@@ -100,6 +106,8 @@ fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
 }
 
 fn context(text: &[char], s: usize, e: usize) -> String {
+    let s = s.min(text.len());
+    let e = e.clamp(s, text.len());
     let a = s.saturating_sub(40);
     let b = (e + 40).min(text.len());
     let mut out: String = text[a..s.min(text.len())].iter().collect();
@@ -226,7 +234,10 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
         if found.is_none() {
             r.missing_predictions.push(g.id.clone());
         }
-        let spans = found.map(|p| p.spans.as_slice()).unwrap_or_default();
+        let all = found.map(|p| p.spans.as_slice()).unwrap_or_default();
+        let text_len = g.text.chars().count();
+        let spans: Vec<_> = all.iter().filter(|s| s.start < s.end && s.end <= text_len).cloned().collect();
+        r.unfit_predicted_spans += all.len() - spans.len();
         let text: Vec<char> = g.text.chars().collect();
         let gold_ents: Vec<(usize, usize, EntityLabel)> = g
             .spans
@@ -435,6 +446,7 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
     }
     r.clickbait = ClickbaitMetrics {
         roc_auc: roc_auc(&click),
+        one_class: click.iter().all(|c| c.1) || click.iter().all(|c| !c.1),
         pr_auc: ap,
         threshold,
         at_threshold: f1_at(threshold),

@@ -120,3 +120,57 @@ fn train_only_documents_join_train_and_leave_held_out_splits_alone() {
     split("leak", Some(&copies)).failure().stderr(predicate::str::contains("near-duplicate of held-out"));
     assert!(!dir.path().join("leak").join("train.jsonl").exists());
 }
+
+#[test]
+fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = common::repo();
+    let doc = |id: &str, start: usize, end: usize| {
+        format!(
+            r#"{{"id":"{id}","text":"Die SAP-Aktie stieg.","spans":[{{"start":{start},"end":{end},"label":"ORG"}}],"sentences":[{{"start":0,"end":20,"sentiment":"positive"}}],"sentiment":"positive","clickbait":false}}"#
+        )
+    };
+    let write = |name: &str, lines: &[String]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        p
+    };
+    let good = write("good.jsonl", &[doc("a", 4, 7)]);
+    // a span past the end of the text, a reversed one, the same id twice: each stops eval,
+    // tune-decoder and train with the file and line, never a panic
+    for (name, lines, needle) in [
+        ("past.jsonl", vec![doc("a", 4, 97)], "past.jsonl:1: a: ORG span 4..97 is empty or outside the text"),
+        ("rev.jsonl", vec![doc("a", 7, 4)], "rev.jsonl:1: a: ORG span 7..4"),
+        ("dup.jsonl", vec![doc("a", 4, 7), doc("a", 4, 7)], "dup.jsonl:2: duplicate id a"),
+    ] {
+        let bad = write(name, &lines);
+        fintag().args(["eval"]).arg(&bad).current_dir(&repo).assert().code(2).stderr(predicate::str::contains(needle));
+        fintag().args(["model", "tune-decoder"]).arg(&bad).current_dir(&repo).assert().code(2).stderr(predicate::str::contains(needle));
+        let out = dir.path().join(format!("model-{name}"));
+        fintag().args(["train", "--train"]).arg(&bad).arg("--dev").arg(&good).arg("--out").arg(&out).current_dir(&repo).assert().code(2);
+        assert!(!out.exists(), "nothing trained on {name}");
+    }
+    // predictions whose spans do not fit the text are left out and said so, exit 2
+    let pred = write(
+        "pred.jsonl",
+        &[r#"{"id":"a","sentiment":"positive","sentiment_scores":{"positive":1.0,"negative":0.0,"neutral":0.0},"clickbait":0.1,"sentences":[],"spans":[{"start":9,"end":3,"label":"ORG","score":0.9,"text":""}]}"#.to_string()],
+    );
+    fintag()
+        .args(["eval"])
+        .arg(&good)
+        .arg("--pred")
+        .arg(&pred)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("1 predicted spans do not fit"));
+    // options that cannot train are refused before anything runs
+    for opt in [["--label-smoothing", "1.5"], ["--lr", "-1"], ["--epochs", "0"], ["--threads", "0"]] {
+        fintag().args(["train", "--train"]).arg(&good).arg("--dev").arg(&good).arg("--out").arg(dir.path().join("m")).args(opt).assert().code(2);
+    }
+    // a split needs its output directory named and shares that leave a train set
+    fintag().args(["data", "split"]).arg(&good).assert().code(2).stderr(predicate::str::contains("--out-dir"));
+    fintag().args(["data", "split"]).arg(&good).args(["--dev", "0.6", "--test", "0.5", "--out-dir"]).arg(dir.path()).assert().code(2);
+    // data check: a span that cuts a word (byte offsets read as code points, say)
+    let cut = write("cut.jsonl", &[doc("a", 5, 8)]);
+    fintag().args(["data", "check"]).arg(&cut).assert().code(1).stdout(predicate::str::contains("cuts a word"));
+}

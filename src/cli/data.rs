@@ -44,11 +44,14 @@ pub enum DataCommand {
     /// refusing near-duplicate texts across splits
     Split {
         file: PathBuf,
-        #[arg(long, default_value = "data")]
+        /// Where train.jsonl, dev.jsonl and test.jsonl go (the corpus uses `data`)
+        #[arg(long)]
         out_dir: PathBuf,
-        #[arg(long, default_value_t = 0.13)]
+        /// Share of the documents for dev
+        #[arg(long, default_value_t = 0.13, value_parser = fraction)]
         dev: f64,
-        #[arg(long, default_value_t = 0.13)]
+        /// Share of the documents for test
+        #[arg(long, default_value_t = 0.13, value_parser = fraction)]
         test: f64,
         #[arg(long, default_value_t = 7)]
         seed: u64,
@@ -58,6 +61,15 @@ pub enum DataCommand {
         #[arg(long)]
         train_only: Vec<PathBuf>,
     },
+}
+
+/// A share of the corpus: from 0 up to (not including) 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("a share is a number from 0 up to 1 (not 1 itself)".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn format_of(p: &Path, f: Option<ImportFormat>) -> ImportFormat {
@@ -108,6 +120,7 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 Some(s) => parse_label_map(&s).map_err(|e| anyhow::anyhow!(e))?,
                 None => HashMap::new(),
             };
+            super::check_out_apart(&out, &files)?;
             let mut docs = Vec::new();
             let mut n_problems = 0;
             for f in &files {
@@ -119,21 +132,22 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 n_problems += r.problems.len();
                 docs.extend(r.docs.into_iter().map(|(_, d)| d));
             }
-            let s = export(ExportFormat::Jsonl, &docs)?;
-            std::fs::write(&out, s)?;
+            super::write_output(&out, export(ExportFormat::Jsonl, &docs)?)?;
             eprintln!("imported {} documents into {} ({} problems)", docs.len(), out.display(), n_problems);
             Ok(if n_problems > 0 { 1 } else { 0 })
         }
         DataCommand::Export { to, file, out } => {
+            super::check_out_apart(&out, std::slice::from_ref(&file))?;
             let content = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let r = import(format_of(&file, None), &content, &file.display().to_string(), &HashMap::new());
             for p in &r.problems {
                 eprintln!("{p}");
             }
             let docs: Vec<LabelledDocument> = r.docs.into_iter().map(|(_, d)| d).collect();
-            std::fs::write(&out, export(to, &docs)?)?;
+            super::write_output(&out, export(to, &docs)?)?;
             eprintln!("exported {} documents to {}", docs.len(), out.display());
-            Ok(0)
+            // documents of lines that could not be read are not in the export
+            Ok(if r.problems.is_empty() { 0 } else { 1 })
         }
         DataCommand::Split { file, out_dir, dev, test, seed, train_only } => {
             let read_jsonl = |file: &Path| -> anyhow::Result<Vec<LabelledDocument>> {
@@ -142,7 +156,9 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 anyhow::ensure!(r.problems.is_empty(), "{}: {} problems; run fintag data check", file.display(), r.problems.len());
                 Ok(r.docs.into_iter().map(|(_, d)| d).collect())
             };
+            anyhow::ensure!(dev + test < 1.0, "--dev {dev} and --test {test} leave nothing for train");
             let docs = read_jsonl(&file)?;
+            anyhow::ensure!(!docs.is_empty(), "{}: no documents to split", file.display());
             let mut extra = Vec::new();
             for f in &train_only {
                 extra.extend(read_jsonl(f)?);
@@ -154,14 +170,14 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 eprintln!("train-only document {} is a near-duplicate of held-out {} (similarity {sim:.2})", extra[*a].id, held_out[*b].id);
             }
             anyhow::ensure!(leaks.is_empty(), "{} train-only documents repeat dev/test texts; nothing written", leaks.len());
-            std::fs::create_dir_all(&out_dir)?;
+            std::fs::create_dir_all(&out_dir).map_err(|e| anyhow::anyhow!("{}: {e}", out_dir.display()))?;
             for (name, part) in [("train", &split.train), ("dev", &split.dev), ("test", &split.test)] {
                 let path = out_dir.join(format!("{name}.jsonl"));
                 let mut subset: Vec<LabelledDocument> = part.iter().map(|&i| docs[i].clone()).collect();
                 if name == "train" {
                     subset.extend(extra.iter().cloned());
                 }
-                std::fs::write(&path, export(ExportFormat::Jsonl, &subset)?)?;
+                super::write_output(&path, export(ExportFormat::Jsonl, &subset)?)?;
                 eprintln!("{name}: {} documents → {}", subset.len(), path.display());
             }
             for (a, b, sim) in &split.near_duplicates {

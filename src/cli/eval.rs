@@ -30,7 +30,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub html: Option<PathBuf>,
     /// Clickbait decision threshold
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = probability)]
     pub threshold: f64,
     /// Write the model's predictions here (JSONL)
     #[arg(long)]
@@ -68,8 +68,23 @@ pub struct EvalArgs {
     pub model: ModelArgs,
 }
 
+/// A probability: from 0 to 1.
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("a probability is a number from 0 to 1".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Labelled documents for scoring, tuning or training. A line that cannot be read, a
+/// document with offsets that do not fit its text (or overlapping spans of one layer), or an
+/// id seen twice stops the command: scores over what is left would look like scores of the
+/// whole. Untidy edges (whitespace, punctuation) are for `fintag data check` to report.
 pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Result<Vec<LabelledDocument>> {
     let mut docs = Vec::new();
+    let mut bad = 0usize;
+    let mut seen: HashMap<String, String> = HashMap::new();
     for p in paths {
         let fmt = format.unwrap_or_else(|| if p.extension().is_some_and(|e| e == "ann") { ImportFormat::Ann } else { ImportFormat::Jsonl });
         let content = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
@@ -77,13 +92,39 @@ pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Res
         for pr in &r.problems {
             eprintln!("{pr}");
         }
-        docs.extend(r.docs.into_iter().map(|(_, d)| d));
+        bad += r.problems.len();
+        for (line, d) in r.docs {
+            let at = format!("{}:{line}", p.display());
+            for m in fintag::formats::check::unusable(&d) {
+                eprintln!("{at}: {}: {m}", d.id);
+                bad += 1;
+            }
+            if let Some(first) = seen.insert(d.id.clone(), at.clone()) {
+                eprintln!("{at}: duplicate id {} (first at {first})", d.id);
+                bad += 1;
+            }
+            docs.push(d);
+        }
     }
-    anyhow::ensure!(!docs.is_empty(), "no gold documents read");
+    let names = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    anyhow::ensure!(
+        bad == 0,
+        "{names}: {bad} problem{} (listed above); `fintag data check` shows them all",
+        if bad == 1 { "" } else { "s" }
+    );
+    anyhow::ensure!(!docs.is_empty(), "{names}: no labelled documents");
     Ok(docs)
 }
 
 pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
+    let inputs: Vec<PathBuf> = a.gold.iter().chain(&a.pred).cloned().collect();
+    for out in [&a.save_pred, &a.json, &a.html].into_iter().flatten() {
+        super::check_out_apart(out, &inputs)?;
+    }
+    anyhow::ensure!(
+        !(a.pred.is_some() && a.save_pred.is_some()),
+        "--save-pred writes the model's predictions; with --pred there are none to write"
+    );
     let gold = read_gold(&a.gold, a.gold_format)?;
     let mut unreadable = 0usize;
     let preds = match &a.pred {
@@ -138,7 +179,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
                     out.push_str(&serde_json::to_string(p)?);
                     out.push('\n');
                 }
-                std::fs::write(path, out)?;
+                super::write_output(path, out)?;
             }
             preds
         }
@@ -157,14 +198,20 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
         );
     }
     if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")?;
+        super::write_output(p, serde_json::to_string_pretty(&report)? + "\n")?;
     }
     if let Some(p) = &a.html {
         let title = a.gold.iter().map(|g| g.display().to_string()).collect::<Vec<_>>().join(", ");
-        std::fs::write(p, html_report(&title, &report, 200))?;
+        super::write_output(p, html_report(&title, &report, 200))?;
         eprintln!("report written to {}", p.display());
     }
     // scores over a part of the gold documents are not the scores of the whole: like a
     // failed document in `classify`, that is exit code 2
-    Ok(if missing.is_empty() && unreadable == 0 { 0 } else { 2 })
+    if report.unfit_predicted_spans > 0 {
+        eprintln!(
+            "fintag: {} predicted spans do not fit their document's text (empty, reversed or past its end) and were left out",
+            report.unfit_predicted_spans
+        );
+    }
+    Ok(if missing.is_empty() && unreadable == 0 && report.unfit_predicted_spans == 0 { 0 } else { 2 })
 }

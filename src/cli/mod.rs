@@ -253,6 +253,16 @@ pub fn check_out_apart(out: &std::path::Path, inputs: &[PathBuf]) -> anyhow::Res
     Ok(())
 }
 
+/// Writes a whole output file ("-": stdout); errors name the file.
+pub fn write_output(path: &std::path::Path, bytes: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return out.write_all(bytes.as_ref()).and_then(|_| out.flush()).map_err(Into::into);
+    }
+    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// A writer whose errors name its file ("out.jsonl: No space left on device").
 pub struct NamedWriter<W: std::io::Write> {
     pub inner: W,
@@ -392,6 +402,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Model(ModelCommand::Average { models, out, base, name }) => {
+            let same = |a: &std::path::Path| a.canonicalize().ok().is_some_and(|a| out.canonicalize().ok() == Some(a));
+            if let Some(m) = models.iter().find(|m| same(m)) {
+                anyhow::bail!("{}: --out is one of the models being averaged; choose a new directory", m.display());
+            }
             let base = base.unwrap_or_else(|| fintag::model::tagger::default_base_dir(&models[0]));
             let mut t = fintag::train::average_models(&models, &base)?;
             t.config.name = name.unwrap_or_else(|| out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
@@ -400,12 +414,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Model(ModelCommand::Tags { input, out, model }) => {
+            check_out_apart(&out, std::slice::from_ref(&input))?;
             let p = load_pipeline(&model)?;
             let mut docs = Vec::new();
+            let mut failed = 0usize;
             for item in fintag::formats::input::InputStream::new(&[input], fintag::formats::input::DEFAULT_MAX_BYTES) {
                 match item {
                     Ok(d) => docs.push(d),
-                    Err((id, e)) => eprintln!("{}", document_error_line(&id, &e.to_string())),
+                    Err((id, e)) => {
+                        failed += 1;
+                        eprintln!("{}", document_error_line(&id, &e.to_string()));
+                    }
                 }
             }
             let mut text = String::new();
@@ -413,11 +432,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             for r in p.token_decisions(&docs, workers, per_worker) {
                 match r {
                     Ok(t) => text.push_str(&(serde_json::to_string(&t)? + "\n")),
-                    Err(e) => eprintln!("fintag: {e}"),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("fintag: {e}");
+                    }
                 }
             }
-            std::fs::write(&out, text)?;
-            Ok(0)
+            write_output(&out, text)?;
+            Ok(if failed > 0 { 2 } else { 0 })
         }
         Command::Base(BaseCommand::Check { dir }) => {
             let b = fintag::model::base::BaseModelDir::open(&dir)?;

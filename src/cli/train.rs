@@ -1,7 +1,6 @@
 //! `fintag train`: fine-tunes on labelled JSONL with a progress bar.
 
 use clap::Args;
-use fintag::formats::jsonl::read_labelled;
 use fintag::train::{train_model, EpochSummary, TrainConfig, TrainObserver};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -20,20 +19,20 @@ pub struct TrainArgs {
     /// Base model directory
     #[arg(long, default_value = "models/base")]
     pub base: PathBuf,
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = at_least_one)]
     pub epochs: usize,
     /// Encoder layers to fine-tune (from the top); the rest stay frozen
     #[arg(long, default_value_t = TrainConfig::default().tuned_layers)]
     pub tuned_layers: usize,
-    #[arg(long, default_value_t = TrainConfig::default().encoder_lr)]
+    #[arg(long, default_value_t = TrainConfig::default().encoder_lr, value_parser = learning_rate)]
     pub lr: f64,
-    #[arg(long, default_value_t = TrainConfig::default().head_lr)]
+    #[arg(long, default_value_t = TrainConfig::default().head_lr, value_parser = learning_rate)]
     pub head_lr: f64,
-    #[arg(long, default_value_t = TrainConfig::default().docs_per_step)]
+    #[arg(long, default_value_t = TrainConfig::default().docs_per_step, value_parser = at_least_one)]
     pub docs_per_step: usize,
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
-    #[arg(long, default_value_t = TrainConfig::default().patience)]
+    #[arg(long, default_value_t = TrainConfig::default().patience, value_parser = at_least_one)]
     pub patience: usize,
     /// Stop after this many optimiser steps (0 = none)
     #[arg(long, default_value_t = 0)]
@@ -43,7 +42,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub average_last: usize,
     /// Label smoothing for the sentence and document sentiment losses (0 = off)
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = smoothing)]
     pub label_smoothing: f64,
     /// The document head also reads the mean of the sentence-sentiment probabilities
     #[arg(long)]
@@ -57,7 +56,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
     /// libtorch threads (default: all cores)
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
     pub threads: Option<i32>,
 }
 
@@ -107,22 +106,39 @@ impl TrainObserver for Bar {
     }
 }
 
+/// A count of 1 or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".into()),
+        Ok(x) => Ok(x),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A learning rate: a finite number above 0.
+fn learning_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("a learning rate is a number above 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Label smoothing: from 0 up to (not including) 1.
+fn smoothing(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("label smoothing is a number from 0 up to 1 (not 1 itself)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     if let Some(t) = a.threads {
         tch::set_num_threads(t);
     }
-    let mut train_docs = Vec::new();
-    for p in &a.train {
-        let r = read_labelled(p)?;
-        for pr in &r.problems {
-            eprintln!("{pr}");
-        }
-        anyhow::ensure!(r.problems.is_empty(), "{}: fix the problems above (fintag data check)", p.display());
-        train_docs.extend(r.docs.into_iter().map(|(_, d)| d));
-    }
-    let dev = read_labelled(&a.dev)?;
-    anyhow::ensure!(dev.problems.is_empty(), "{}: {} problems (fintag data check)", a.dev.display(), dev.problems.len());
-    let dev_docs: Vec<_> = dev.docs.into_iter().map(|(_, d)| d).collect();
+    let train_docs = super::eval::read_gold(&a.train, None)?;
+    let dev_docs = super::eval::read_gold(std::slice::from_ref(&a.dev), None)?;
     let cfg = TrainConfig {
         name: a.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fintag".into()),
         epochs: a.epochs,
@@ -147,6 +163,12 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     );
     let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut obs = Bar { bar, plain, total: 0, started: std::time::Instant::now() };
+    // a test report in --out would describe the model this run replaces
+    let stale = a.out.join("test_report.json");
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|e| anyhow::anyhow!("{}: {e}", stale.display()))?;
+        obs.bar.suspend(|| eprintln!("removed {}: it scored the model this run replaces", stale.display()));
+    }
     let (outcome, _) = train_model(&a.base, &train_docs, &dev_docs, &a.out, &cfg, &mut obs)?;
     obs.bar.finish_and_clear();
     eprintln!(

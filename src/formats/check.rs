@@ -8,37 +8,57 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Every rule violation of one document, as messages.
 pub fn check_document(d: &LabelledDocument) -> Vec<String> {
-    let mut msgs = Vec::new();
+    issues(d).into_iter().map(|i| i.message).collect()
+}
+
+/// The violations that make a document unusable for training or scoring (not only untidy):
+/// empty text, spans or sentences outside the text or reversed, overlapping sentences, and
+/// spans of one layer overlapping each other.
+pub fn unusable(d: &LabelledDocument) -> Vec<String> {
+    issues(d).into_iter().filter(|i| i.breaks_use).map(|i| i.message).collect()
+}
+
+struct Issue {
+    message: String,
+    breaks_use: bool,
+}
+
+fn issues(d: &LabelledDocument) -> Vec<Issue> {
+    let mut msgs: Vec<(bool, String)> = Vec::new(); // (breaks use, message)
     let chars: Vec<char> = d.text.chars().collect();
     let n = chars.len();
     if d.id.trim().is_empty() {
-        msgs.push("empty id".to_string());
+        msgs.push((false, "empty id".to_string()));
     }
     if d.text.trim().is_empty() {
-        msgs.push("empty text".to_string());
+        msgs.push((true, "empty text".to_string()));
     }
     let mut prev_start = 0;
     for s in &d.spans {
         let what = format!("{} span {}..{}", s.label, s.start, s.end);
         if s.start >= s.end || s.end > n {
-            msgs.push(format!("{what} is empty or outside the text ({n} code points)"));
+            msgs.push((true, format!("{what} is empty or outside the text ({n} code points)")));
             continue;
         }
         if s.start < prev_start {
-            msgs.push(format!("{what}: spans are not sorted by start"));
+            msgs.push((false, format!("{what}: spans are not sorted by start")));
         }
         prev_start = s.start;
         let (first, last) = (chars[s.start], chars[s.end - 1]);
         if first.is_whitespace() || last.is_whitespace() {
-            msgs.push(format!("{what} {:?} has whitespace at its edge", d.slice(s.start, s.end)));
+            msgs.push((false, format!("{what} {:?} has whitespace at its edge", d.slice(s.start, s.end))));
         }
         if !s.label.is_promo()
             && (matches!(first, '„' | '"' | '“' | '(' | ',' | '.' | ':' | ';') || matches!(last, '“' | '"' | ')' | ',' | ':' | ';'))
         {
-            msgs.push(format!("{what} {:?} has a quote or punctuation at its edge", d.slice(s.start, s.end)));
+            msgs.push((false, format!("{what} {:?} has a quote or punctuation at its edge", d.slice(s.start, s.end))));
+        }
+        let word = |i: usize| chars[i].is_alphanumeric();
+        if (s.start > 0 && word(s.start - 1) && word(s.start)) || (s.end < n && word(s.end - 1) && word(s.end)) {
+            msgs.push((false, format!("{what} {:?} cuts a word", d.slice(s.start, s.end))));
         }
         if chars[s.start..s.end].iter().any(|c| is_emoji(*c)) {
-            msgs.push(format!("{what} contains an emoji"));
+            msgs.push((false, format!("{what} contains an emoji")));
         }
     }
     for promo in [false, true] {
@@ -46,9 +66,9 @@ pub fn check_document(d: &LabelledDocument) -> Vec<String> {
         layer.sort_by_key(|s| (s.start, s.end));
         for w in layer.windows(2) {
             if w[1].start < w[0].end {
-                msgs.push(format!(
-                    "{} span {}..{} overlaps {} span {}..{}",
-                    w[1].label, w[1].start, w[1].end, w[0].label, w[0].start, w[0].end
+                msgs.push((
+                    true,
+                    format!("{} span {}..{} overlaps {} span {}..{}", w[1].label, w[1].start, w[1].end, w[0].label, w[0].start, w[0].end),
                 ));
             }
         }
@@ -57,25 +77,28 @@ pub fn check_document(d: &LabelledDocument) -> Vec<String> {
     let mut prev_end = 0;
     for s in &d.sentences {
         if s.start >= s.end || s.end > n {
-            msgs.push(format!("sentence {}..{} is empty or outside the text", s.start, s.end));
+            msgs.push((true, format!("sentence {}..{} is empty or outside the text", s.start, s.end)));
             continue;
         }
         if s.start < prev_end {
-            msgs.push(format!("sentence {}..{} is out of order or overlaps the previous one", s.start, s.end));
+            msgs.push((true, format!("sentence {}..{} is out of order or overlaps the previous one", s.start, s.end)));
         }
         prev_end = s.end;
         if chars[s.start].is_whitespace() || chars[s.end - 1].is_whitespace() {
-            msgs.push(format!("sentence {}..{} has whitespace at its edge", s.start, s.end));
+            msgs.push((false, format!("sentence {}..{} has whitespace at its edge", s.start, s.end)));
         }
         covered[s.start..s.end].iter_mut().for_each(|c| *c = true);
     }
     if let Some(p) = (0..n).find(|&i| !covered[i] && !chars[i].is_whitespace()) {
-        msgs.push(format!("text at {p} ({:?}) is in no sentence", d.slice(p, (p + 20).min(n))));
+        msgs.push((false, format!("text at {p} ({:?}) is in no sentence", d.slice(p, (p + 20).min(n)))));
     }
     if d.clickbait != d.has_promo() {
-        msgs.push(format!("clickbait is {} but the document has {} PROMO span", d.clickbait, if d.has_promo() { "a" } else { "no" }));
+        msgs.push((
+            false,
+            format!("clickbait is {} but the document has {} PROMO span", d.clickbait, if d.has_promo() { "a" } else { "no" }),
+        ));
     }
-    msgs
+    msgs.into_iter().map(|(breaks_use, message)| Issue { message, breaks_use }).collect()
 }
 
 /// Checks documents read from one or more files; `docs` carries (path, line, document).

@@ -233,7 +233,7 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
 <tr><td>entity micro-F1 (exact)</td><td>{ef:.3}</td></tr><tr><td>entity micro-F1 (partial overlap)</td><td>{epf:.3}</td></tr>
 <tr><td>PROMO character F1</td><td>{pc:.3}</td></tr><tr><td>PROMO span-overlap F1</td><td>{ps:.3}</td></tr>
 <tr><td>sentence sentiment macro-F1</td><td>{ss:.3}</td></tr><tr><td>document sentiment macro-F1</td><td>{ds:.3}</td></tr>
-<tr><td>clickbait ROC-AUC</td><td>{auc:.3}</td></tr><tr><td>clickbait PR-AUC</td><td>{prauc:.3}</td></tr>
+<tr><td>clickbait ROC-AUC</td><td>{auc}</td></tr><tr><td>clickbait PR-AUC</td><td>{prauc:.3}</td></tr>
 <tr><td>clickbait F1 at {th:.2}</td><td>{f1th:.3}</td></tr><tr><td>best threshold (F1)</td><td>{bt:.3} ({bf:.3})</td></tr>
 <tr><td>calibration error: spans / clickbait</td><td>{sece:.3} / {cece:.3}</td></tr></table>
 <h2>Entities</h2><div class="grid"><div><h3>exact</h3><table><tr><th>label</th><th>P</th><th>R</th><th>F1</th><th>gold</th></tr>{ex}</table></div>
@@ -256,7 +256,7 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
         ps = r.promo_span_overlap.f1,
         ss = r.sentence_sentiment.macro_f1,
         ds = r.document_sentiment.macro_f1,
-        auc = c.roc_auc,
+        auc = auc_text(c),
         prauc = c.pr_auc,
         th = c.threshold,
         f1th = c.at_threshold.f1,
@@ -275,6 +275,15 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
         maxe = max_errors,
         errors = errors,
     )
+}
+
+/// The ROC-AUC, or why there is none.
+fn auc_text(c: &crate::metrics::ClickbaitMetrics) -> String {
+    if c.one_class {
+        "n/a (gold has one class only)".to_string()
+    } else {
+        format!("{:.3}", c.roc_auc)
+    }
 }
 
 /// The terminal table of a report.
@@ -321,8 +330,14 @@ pub fn text_table(r: &Report) -> String {
     }
     let c = &r.clickbait;
     s.push_str(&format!(
-        "clickbait          ROC-AUC {:.3} · PR-AUC {:.3} · F1@{:.2} {:.3} · best threshold {:.3} (F1 {:.3}) · ECE {:.3}\n",
-        c.roc_auc, c.pr_auc, c.threshold, c.at_threshold.f1, c.best_threshold, c.best_f1, c.ece
+        "clickbait          ROC-AUC {} · PR-AUC {:.3} · F1@{:.2} {:.3} · best threshold {:.3} (F1 {:.3}) · ECE {:.3}\n",
+        auc_text(c),
+        c.pr_auc,
+        c.threshold,
+        c.at_threshold.f1,
+        c.best_threshold,
+        c.best_f1,
+        c.ece
     ));
     s.push_str(&format!("span scores        ECE {:.3}\n", r.span_score_ece));
     s

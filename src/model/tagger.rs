@@ -250,7 +250,9 @@ impl Tagger {
             return Err(err(format!("{WEIGHTS_FILE} is missing")));
         }
         let mut t = Self::build(config, base)?;
-        let stored = Tensor::load_multi(&weights).map_err(|e| err(format!("{WEIGHTS_FILE} is unreadable: {e}")))?;
+        let stored = Tensor::load_multi(&weights).map_err(|e| {
+            err(format!("{WEIGHTS_FILE} is unreadable (cut short, or not a weight file): {}", crate::error::first_line(&e.to_string())))
+        })?;
         let stored: std::collections::HashMap<String, Tensor> = stored.into_iter().collect();
         // In name order, and every missing tensor before any wrong shape, so one broken file
         // always gets the same message.
@@ -268,6 +270,18 @@ impl Tagger {
         if let Some(first) = missing.first() {
             let more = if missing.len() > 1 { format!(" and {} more", missing.len() - 1) } else { String::new() };
             return Err(err(format!("{WEIGHTS_FILE} lacks tensor {first}{more}")));
+        }
+        // tensors the config has no place for (a config that names fewer tuned layers than
+        // were trained would leave them unused and the model quietly wrong)
+        let wanted: std::collections::HashSet<&str> = pairs.iter().map(|(n, _, _)| n.as_str()).collect();
+        let mut unused: Vec<&String> = stored.keys().filter(|k| !wanted.contains(k.as_str())).collect();
+        unused.sort();
+        if let Some(first) = unused.first() {
+            let more = if unused.len() > 1 { format!(" and {} more", unused.len() - 1) } else { String::new() };
+            return Err(err(format!(
+                "{WEIGHTS_FILE} holds tensor {first}{more} that {CONFIG_FILE} has no place for (tuned_layers {})",
+                t.config.tuned_layers
+            )));
         }
         for (name, mut var, src) in pairs {
             if src.size() != var.size() {
