@@ -76,6 +76,30 @@ fn export_conll_and_split_are_deterministic() {
     fintag().args(["data", "export", "--to", "conll", "data/dev.jsonl", "--out"]).arg(&conll).current_dir(&repo).assert().success();
     let text = std::fs::read_to_string(&conll).unwrap();
     assert!(text.contains("-DOCSTART-") && text.contains("B-ORG"));
+    // tokens are cut at span edges, so every entity comes back with its words
+    let back = dir.path().join("back.jsonl");
+    fintag().args(["data", "import", "--from", "conll"]).arg(&conll).arg("--out").arg(&back).current_dir(&repo).assert().success();
+    let surfaces = |p: &std::path::Path| -> Vec<(String, String)> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .flat_map(|l| {
+                let d: serde_json::Value = serde_json::from_str(l).unwrap();
+                let text: Vec<char> = d["text"].as_str().unwrap().chars().collect();
+                d["spans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["label"] != "PROMO")
+                    .map(|s| {
+                        let (a, b) = (s["start"].as_u64().unwrap() as usize, s["end"].as_u64().unwrap() as usize);
+                        (s["label"].as_str().unwrap().to_string(), text[a..b].iter().collect())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(surfaces(&back), surfaces(&repo.join("data/dev.jsonl")));
     let all = dir.path().join("all.jsonl");
     let mut content = String::new();
     for s in ["train", "dev", "test"] {
@@ -165,7 +189,16 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         .stderr(predicate::str::contains("1 predicted spans do not fit"));
     // options that cannot train are refused before anything runs
     for opt in [["--label-smoothing", "1.5"], ["--lr", "-1"], ["--epochs", "0"], ["--threads", "0"]] {
-        fintag().args(["train", "--train"]).arg(&good).arg("--dev").arg(&good).arg("--out").arg(dir.path().join("m")).args(opt).assert().code(2);
+        fintag()
+            .args(["train", "--train"])
+            .arg(&good)
+            .arg("--dev")
+            .arg(&good)
+            .arg("--out")
+            .arg(dir.path().join("m"))
+            .args(opt)
+            .assert()
+            .code(2);
     }
     // a split needs its output directory named and shares that leave a train set
     fintag().args(["data", "split"]).arg(&good).assert().code(2).stderr(predicate::str::contains("--out-dir"));

@@ -123,15 +123,28 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             super::check_out_apart(&out, &files)?;
             let mut docs = Vec::new();
             let mut n_problems = 0;
+            let mut located = Vec::new();
             for f in &files {
                 let content = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                let looks_jsonl = content.trim_start().starts_with('{');
+                if looks_jsonl
+                    && !matches!(from, ImportFormat::Jsonl | ImportFormat::Doccano | ImportFormat::LabelStudio | ImportFormat::Prodigy)
+                {
+                    anyhow::bail!("{}: this looks like JSON lines, not --from {from:?} (fintag's own JSONL needs no import)", f.display());
+                }
                 let r = import(from, &content, &f.display().to_string(), &map);
                 for p in &r.problems {
                     eprintln!("{p}");
                 }
                 n_problems += r.problems.len();
-                docs.extend(r.docs.into_iter().map(|(_, d)| d));
+                located.extend(r.docs.into_iter().map(|(l, d)| (f.display().to_string(), l, d)));
             }
+            // what the import made is held to the same rules as the corpus
+            for p in fintag::formats::check::check_documents(&located) {
+                eprintln!("{p}");
+                n_problems += 1;
+            }
+            docs.extend(located.into_iter().map(|(_, _, d)| d));
             super::write_output(&out, export(ExportFormat::Jsonl, &docs)?)?;
             eprintln!("imported {} documents into {} ({} problems)", docs.len(), out.display(), n_problems);
             Ok(if n_problems > 0 { 1 } else { 0 })

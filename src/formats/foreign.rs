@@ -864,8 +864,9 @@ fn import_germeval(content: &str, path: &str, map: &HashMap<String, String>) -> 
 }
 
 /// CoNLL: `-DOCSTART-` per document, one `token TAB tag` line per whitespace-separated word
-/// of each sentence, a blank line after each sentence. A word gets the BIO tag of the first
-/// entity span it overlaps; PROMO is a separate layer and not written.
+/// of each sentence, cut where an entity span starts or ends inside it ("Euro." after an
+/// amount is "Euro" and "."), a blank line after each sentence. A token gets the BIO tag of
+/// the entity span it lies in; PROMO is a separate layer and not written.
 fn write_conll(docs: &[LabelledDocument]) -> String {
     let mut out = String::new();
     for d in docs {
@@ -878,6 +879,7 @@ fn write_conll(docs: &[LabelledDocument]) -> String {
         } else {
             d.sentences.iter().map(|s| (s.start.min(n), s.end.min(n))).collect()
         };
+        let cuts: std::collections::HashSet<usize> = entities.iter().flat_map(|p| [p.start, p.end]).collect();
         for (s, e) in ranges {
             let mut words = Vec::new();
             let mut i = s;
@@ -887,7 +889,8 @@ fn write_conll(docs: &[LabelledDocument]) -> String {
                     continue;
                 }
                 let ws = i;
-                while i < e && !chars[i].is_whitespace() {
+                i += 1;
+                while i < e && !chars[i].is_whitespace() && !cuts.contains(&i) {
                     i += 1;
                 }
                 words.push((ws, i));
