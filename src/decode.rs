@@ -572,9 +572,8 @@ pub fn decode_promo(
             None => share > 0.0 && share >= cfg.whole_sentence_share,
         };
         if cfg.promo_by_sentence && whole {
-            let blank = |i: usize| chars[i].is_whitespace() || edge_symbol(chars[i]) || invisible(chars[i]);
-            let s = trim_front(sent.start, sent.end, blank);
-            let e = trim_back(s, sent.end, blank);
+            let s = trim_front(sent.start, sent.end, |i| promo_blank(chars[i]));
+            let e = trim_back(s, sent.end, |i| promo_blank(chars[i]));
             if s < e {
                 let score = match head {
                     Some((p, _)) => p,
@@ -629,7 +628,7 @@ fn without_pictographs(chars: &[char], span: ScoredSpan) -> Vec<ScoredSpan> {
     if !chars[span.start..span.end].iter().any(|&c| edge_symbol(c)) {
         return vec![span];
     }
-    let blank = |i: usize| chars[i].is_whitespace() || edge_symbol(chars[i]) || invisible(chars[i]);
+    let blank = |i: usize| promo_blank(chars[i]);
     let mut pieces = Vec::new();
     let mut from = span.start;
     for i in span.start..=span.end {
@@ -643,6 +642,16 @@ fn without_pictographs(chars: &[char], span: ScoredSpan) -> Vec<ScoredSpan> {
         }
     }
     pieces
+}
+
+/// What a PROMO span never starts or ends with: blanks, pictographs, invisible characters.
+fn promo_blank(c: char) -> bool {
+    c.is_whitespace() || edge_symbol(c) || invisible(c)
+}
+
+/// ... and, for a clause span, the punctuation that parts clauses.
+fn clause_blank(c: char) -> bool {
+    promo_blank(c) || matches!(c, ',' | ';' | ':' | '–' | '—' | '-')
 }
 
 /// Characters that take no room: zero-width spaces and joiners' kin, byte-order marks, soft
@@ -685,7 +694,6 @@ fn settle_clauses(
             _ => merged.push(r),
         }
     }
-    let blank = |c: char| c.is_whitespace() || edge_symbol(c) || invisible(c) || matches!(c, ',' | ';' | ':' | '–' | '—' | '-');
     let opening = |c: char| matches!(c, '„' | '‚');
     merged
         .into_iter()
@@ -701,8 +709,8 @@ fn settle_clauses(
             if s >= e {
                 return None; // the whole run lay inside one entity
             }
-            s = trim_front(s, e, |i| blank(chars[i]));
-            e = trim_back(s, e, |i| blank(chars[i]) || opening(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
+            s = trim_front(s, e, |i| clause_blank(chars[i]));
+            e = trim_back(s, e, |i| clause_blank(chars[i]) || opening(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
             let count = |s: usize, e: usize, c: char| chars[s..e].iter().filter(|&&x| x == c).count();
             if count(s, e, '„') > count(s, e, '“') && e < se && chars[e] == '“' {
                 e += 1;
@@ -727,9 +735,8 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
     while e > 0 && e < se && inner(e - 1) && inner(e) {
         e += 1;
     }
-    let blank = |c: char| c.is_whitespace() || edge_symbol(c) || invisible(c) || matches!(c, ',' | ';' | ':' | '–' | '-');
-    let s = trim_front(s, e, |i| blank(chars[i]));
-    let e = trim_back(s, e, |i| blank(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
+    let s = trim_front(s, e, |i| clause_blank(chars[i]));
+    let e = trim_back(s, e, |i| clause_blank(chars[i]) || matches!(chars[i], '.' | '!' | '?'));
     (s, e)
 }
 

@@ -65,11 +65,7 @@ pub enum DataCommand {
 
 /// A share of the corpus: from 0 up to (not including) 1.
 fn fraction(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
-        Ok(_) => Err("a share is a number from 0 up to 1 (not 1 itself)".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    super::number_where(s, |x| (0.0..1.0).contains(&x), "a share is a number from 0 up to 1 (not 1 itself)")
 }
 
 fn format_of(p: &Path, f: Option<ImportFormat>) -> ImportFormat {

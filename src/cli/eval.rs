@@ -70,11 +70,7 @@ pub struct EvalArgs {
 
 /// A probability: from 0 to 1.
 fn probability(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        Ok(_) => Err("a probability is a number from 0 to 1".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    super::number_where(s, |x| (0.0..=1.0).contains(&x), "a probability is a number from 0 to 1")
 }
 
 /// Labelled documents for scoring, tuning or training. A line that cannot be read, a

@@ -59,22 +59,23 @@ pub struct PromoThresholds {
     pub min_clause_tokens: Option<usize>,
 }
 
-/// A probability threshold: 0 or more (above 1 nothing passes it).
-fn threshold(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        Ok(_) => Err("a threshold is a number of 0 or more".into()),
+/// A finite number that `ok` accepts; otherwise `rule` says what is wanted.
+pub fn number_where(s: &str, ok: impl Fn(f64) -> bool, rule: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && ok(x) => Ok(x),
+        Ok(_) => Err(rule.to_string()),
         Err(e) => Err(e.to_string()),
     }
 }
 
+/// A probability threshold: 0 or more (above 1 nothing passes it).
+fn threshold(s: &str) -> Result<f32, String> {
+    number_where(s, |x| x >= 0.0, "a threshold is a number of 0 or more").map(|x| x as f32)
+}
+
 /// A share of a sentence's tokens: from 0 to 1.
 fn share(s: &str) -> Result<f32, String> {
-    match s.parse::<f32>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        Ok(_) => Err("a share is a number from 0 to 1".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    number_where(s, |x| (0.0..=1.0).contains(&x), "a share is a number from 0 to 1").map(|x| x as f32)
 }
 
 impl PromoThresholds {

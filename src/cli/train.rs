@@ -117,20 +117,12 @@ fn at_least_one(s: &str) -> Result<usize, String> {
 
 /// A learning rate: a finite number above 0.
 fn learning_rate(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        Ok(_) => Err("a learning rate is a number above 0".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    super::number_where(s, |x| x > 0.0, "a learning rate is a number above 0")
 }
 
 /// Label smoothing: from 0 up to (not including) 1.
 fn smoothing(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
-        Ok(_) => Err("label smoothing is a number from 0 up to 1 (not 1 itself)".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    super::number_where(s, |x| (0.0..1.0).contains(&x), "label smoothing is a number from 0 up to 1 (not 1 itself)")
 }
 
 pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
