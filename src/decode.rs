@@ -633,7 +633,8 @@ fn without_pictographs(chars: &[char], span: ScoredSpan) -> Vec<ScoredSpan> {
     let mut from = span.start;
     for i in span.start..=span.end {
         if i == span.end || edge_symbol(chars[i]) {
-            let s = trim_front(from, i, blank);
+            // a piece that starts after a pictograph starts after the punctuation behind it too
+            let s = if from > span.start { trim_front(from, i, |k| clause_blank(chars[k])) } else { trim_front(from, i, blank) };
             let e = trim_back(s, i, blank);
             if chars[s..e].iter().any(|c| c.is_alphanumeric()) {
                 pieces.push(ScoredSpan { start: s, end: e, text: chars[s..e].iter().collect(), ..span.clone() });
@@ -663,7 +664,7 @@ fn invisible(c: char) -> bool {
 /// Pictographs at a PROMO span's edge that go with the blanks: emoji, and the symbols of
 /// other blocks that stand as emoji ("⏳", "⏰", "⭐", "↗").
 fn edge_symbol(c: char) -> bool {
-    is_emoji(c) || matches!(c as u32, 0x2190..=0x21FF | 0x2300..=0x23FF | 0x25A0..=0x25FF | 0x2B00..=0x2BFF | 0x2934..=0x2935)
+    is_emoji(c) || matches!(c as u32, 0x20E3 | 0x2190..=0x21FF | 0x2300..=0x23FF | 0x25A0..=0x25FF | 0x2B00..=0x2BFF | 0x2934..=0x2935)
 }
 
 /// Characters that join two parts of one word: a hyphen between letters or digits
@@ -1014,6 +1015,12 @@ mod tests {
         let span = ScoredSpan { start: 0, end: c.len(), label: SpanLabel::Promo, score: 0.9, text: text.into() };
         let pieces: Vec<String> = without_pictographs(&c, span).into_iter().map(|s| s.text).collect();
         assert_eq!(pieces, ["Nur noch 5 Plätze frei", "t.me/xyz"]);
+        // a keycap's enclosing mark is a pictograph too, and a piece after one starts at a word
+        let text = "Bonus sichern 1\u{FE0F}\u{20E3}: nur heute!";
+        let c: Vec<char> = text.chars().collect();
+        let span = ScoredSpan { start: 0, end: c.len(), label: SpanLabel::Promo, score: 0.9, text: text.into() };
+        let pieces: Vec<String> = without_pictographs(&c, span).into_iter().map(|s| s.text).collect();
+        assert_eq!(pieces, ["Bonus sichern 1", "nur heute!"]);
         // a zero-width space at a name's edge is trimmed like a space
         let c: Vec<char> = "die \u{200B}SAP\u{200B}-Aktie steigt".chars().collect();
         let (s, e) = snap_entity(&c, 4, 15).unwrap();

@@ -530,6 +530,13 @@ pub fn train_model(
                 loss.backward();
                 batch_loss += loss.double_value(&[]);
             }
+            if !batch_loss.is_finite() {
+                // diverged (a learning rate far too high): every later step would be NaN too
+                return Err(FintagError::Invalid(format!(
+                    "training diverged at step {}: the loss is {batch_loss}; lower --lr / --head-lr",
+                    step + 1
+                )));
+            }
             clip_grad_norm(&tagger.tuned_vs, cfg.clip_norm)?;
             opt.step();
             step += 1;

@@ -203,6 +203,31 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
     // a split needs its output directory named and shares that leave a train set
     fintag().args(["data", "split"]).arg(&good).assert().code(2).stderr(predicate::str::contains("--out-dir"));
     fintag().args(["data", "split"]).arg(&good).args(["--dev", "0.6", "--test", "0.5", "--out-dir"]).arg(dir.path()).assert().code(2);
+    // a split whose output directory holds its input would write over it
+    let sp = dir.path().join("sp");
+    std::fs::create_dir(&sp).unwrap();
+    std::fs::copy(&good, sp.join("train.jsonl")).unwrap();
+    fintag()
+        .args(["data", "split"])
+        .arg(sp.join("train.jsonl"))
+        .arg("--out-dir")
+        .arg(&sp)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("also an input"));
+    // a model trained into its base model directory would overwrite the base's config.json
+    fintag()
+        .args(["train", "--train"])
+        .arg(&good)
+        .arg("--dev")
+        .arg(&good)
+        .arg("--out")
+        .arg(&sp)
+        .arg("--base")
+        .arg(&sp)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("base model directory"));
     // data check: a span that cuts a word (byte offsets read as code points, say)
     let cut = write("cut.jsonl", &[doc("a", 5, 8)]);
     fintag().args(["data", "check"]).arg(&cut).assert().code(1).stdout(predicate::str::contains("cuts a word"));

@@ -240,12 +240,28 @@ fn an_output_file_never_overwrites_or_joins_the_inputs() {
         .stderr(predicate::str::contains("inside the input directory"));
     fintag().args(["flag", "--quiet", "--out"]).arg(&inside).arg(&docs).assert().code(2);
     assert!(!inside.exists());
-    // JSON is staged beside --out and takes its name when complete
+    // a hard link to the input is the input
+    let link = dir.path().join("hard.jsonl");
+    std::fs::hard_link(&corpus, &link).unwrap();
+    fintag()
+        .args(["classify", "-f", "jsonl", "--out"])
+        .arg(&link)
+        .arg(&corpus)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("also an input"));
+    assert_eq!(std::fs::read(&corpus).unwrap(), before);
+    // JSON is staged beside --out and takes its name when complete; through a symlink the
+    // file it points at gets the output and the link stays a link
     let json = dir.path().join("out.json");
-    fintag().args(["classify", "-f", "json", "--out"]).arg(&json).arg(&corpus).assert().code(0);
+    let via = dir.path().join("via.json");
+    std::fs::write(&json, "OLD").unwrap();
+    std::os::unix::fs::symlink(&json, &via).unwrap();
+    fintag().args(["classify", "-f", "json", "--out"]).arg(&via).arg(&corpus).assert().code(0);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v[0]["id"], "a");
-    assert!(!dir.path().join(".out.json.partial").exists());
+    assert!(std::fs::symlink_metadata(&via).unwrap().file_type().is_symlink());
+    assert!(!dir.path().join(".out.json.fintag-partial").exists());
 }
 
 #[test]

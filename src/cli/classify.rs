@@ -60,9 +60,10 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     // JSON and HTML are one document written at the end: they go to a file beside --out that
     // takes its name when complete, so an interrupted run leaves --out as it was (not for
     // devices and pipes such as /dev/stdout)
+    let real = a.out.as_deref().map(super::real_path);
     let whole = matches!(format, OutputFormat::Json | OutputFormat::Html)
-        && a.out.as_ref().is_some_and(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(true));
-    let target = a.out.as_ref().map(|p| if whole { partial_path(p) } else { p.clone() });
+        && real.as_ref().is_some_and(|p| std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(true));
+    let target = a.out.as_ref().zip(real.as_ref()).map(|(p, r)| if whole { partial_path(r) } else { p.clone() });
     let mut sink: Box<dyn Write> = match (&a.out, &target) {
         (Some(out), Some(t)) => {
             let file = std::fs::File::create(t).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
@@ -123,17 +124,18 @@ pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
     if documents == 0 {
         eprintln!("fintag: the inputs hold no documents (an empty directory or JSONL corpus)");
     }
-    if let (true, Some(out), Some(t)) = (whole, &a.out, &target) {
-        std::fs::rename(t, out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    if let (true, Some(out), Some(t), Some(r)) = (whole, &a.out, &target, &real) {
+        std::fs::rename(t, r).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     }
     super::exit_without_freeing(pipeline);
     Ok(if failures > 0 { 2 } else { 0 })
 }
 
-/// Where a whole-document output is written until it is complete: ".NAME.partial" beside it.
+/// Where a whole-document output is written until it is complete: ".NAME.fintag-partial"
+/// beside it (directory walks skip it).
 fn partial_path(out: &std::path::Path) -> std::path::PathBuf {
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    out.with_file_name(format!(".{name}.partial"))
+    out.with_file_name(format!(".{name}{}", fintag::formats::input::STAGED_SUFFIX))
 }
 
 fn report_error(

@@ -81,27 +81,27 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 let content = match std::fs::read_to_string(f) {
                     Ok(c) => c,
                     Err(e) => {
-                        println!("{}:0: {e}", f.display());
+                        say!("{}:0: {e}", f.display());
                         problems.push(());
                         continue;
                     }
                 };
                 let r = import(format_of(f, format), &content, &f.display().to_string(), &HashMap::new());
                 for p in &r.problems {
-                    println!("{p}");
+                    say!("{p}");
                     problems.push(());
                 }
                 docs.extend(r.docs.into_iter().map(|(l, d)| (f.display().to_string(), l, d)));
             }
             for p in check_documents(&docs) {
-                println!("{p}");
+                say!("{p}");
                 problems.push(());
             }
             let stats = CorpusStats::of(docs.iter().map(|(_, _, d)| d));
             if json {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
+                say!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
-                print!("{}", stats.table());
+                say_raw!("{}", stats.table());
             }
             if problems.is_empty() {
                 eprintln!("ok: {} documents, no problems", docs.len());
@@ -122,7 +122,10 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             let mut located = Vec::new();
             for f in &files {
                 let content = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-                let looks_jsonl = content.trim_start().starts_with('{');
+                let looks_jsonl = content
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .is_some_and(|l| serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object()));
                 if looks_jsonl
                     && !matches!(from, ImportFormat::Jsonl | ImportFormat::Doccano | ImportFormat::LabelStudio | ImportFormat::Prodigy)
                 {
@@ -166,6 +169,10 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 Ok(r.docs.into_iter().map(|(_, d)| d).collect())
             };
             anyhow::ensure!(dev + test < 1.0, "--dev {dev} and --test {test} leave nothing for train");
+            let inputs: Vec<PathBuf> = std::iter::once(file.clone()).chain(train_only.iter().cloned()).collect();
+            for name in ["train", "dev", "test"] {
+                super::check_out_apart(&out_dir.join(format!("{name}.jsonl")), &inputs)?;
+            }
             let docs = read_jsonl(&file)?;
             anyhow::ensure!(!docs.is_empty(), "{}: no documents to split", file.display());
             let mut extra = Vec::new();

@@ -181,7 +181,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
         }
     };
     let report = evaluate(&gold, &preds, a.threshold);
-    print!("{}", text_table(&report));
+    say_raw!("{}", text_table(&report));
     let missing = &report.missing_predictions;
     if !missing.is_empty() {
         let some: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();

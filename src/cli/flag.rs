@@ -108,41 +108,55 @@ fn resume_from(path: &Path, kind: Kind) -> anyhow::Result<Resumed> {
     }
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let complete = bytes.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
-    let mut kept: Vec<&[u8]> = Vec::new(); // whole lines, newline included
+    let mut kept: Vec<&[u8]> = Vec::new(); // whole records, newline included
     let mut dropped = 0usize;
-    let mut lines = bytes[..complete].split_inclusive(|b| *b == b'\n');
-    if kind == Kind::Csv {
-        kept.extend(lines.next()); // the header
-    }
-    for line in lines {
-        // (id, flagged, error) of one record; None for a line that is no record
-        let record = match kind {
-            Kind::Jsonl => serde_json::from_slice::<serde_json::Value>(line).ok().and_then(|v| {
-                let id = v.get("id")?.as_str()?.to_string();
-                Some((id, v.get("flagged") == Some(&serde_json::Value::Bool(true)), v.get("error").is_some()))
-            }),
-            Kind::Csv => {
-                let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
-                r.records()
-                    .next()
-                    .and_then(|x| x.ok())
-                    .and_then(|rec| Some((rec.get(0)?.to_string(), rec.get(2) == Some("1"), rec.get(6).is_some_and(|e| !e.is_empty()))))
+    // (bytes of one record, its (id, flagged, error) or None for what is no record); a CSV
+    // record may span lines (a quoted id with a line break), so the CSV reader finds them
+    let mut records: Vec<(&[u8], Option<(String, bool, bool)>)> = Vec::new();
+    match kind {
+        Kind::Jsonl => {
+            for line in bytes[..complete].split_inclusive(|b| *b == b'\n') {
+                let v = serde_json::from_slice::<serde_json::Value>(line).ok();
+                let rec = v.and_then(|v| {
+                    let id = v.get("id")?.as_str()?.to_string();
+                    Some((id, v.get("flagged") == Some(&serde_json::Value::Bool(true)), v.get("error").is_some()))
+                });
+                records.push((line, rec));
             }
-        };
+        }
+        Kind::Csv => {
+            let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&bytes[..complete]);
+            let mut rec = csv::StringRecord::new();
+            let mut at = 0usize;
+            let mut header = true;
+            while r.read_record(&mut rec).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))? {
+                let end = (r.position().byte() as usize).min(complete);
+                let fields = (!header)
+                    .then(|| Some((rec.get(0)?.to_string(), rec.get(2) == Some("1"), rec.get(6).is_some_and(|e| !e.is_empty()))))
+                    .flatten();
+                records.push((&bytes[at..end], fields));
+                at = end;
+                header = false;
+            }
+        }
+    }
+    for (raw, record) in records {
         match record {
             Some((_, _, true)) => dropped += 1,
             Some((id, flagged, false)) => {
                 let first = done.ids.insert(id);
                 done.flagged += usize::from(flagged && first);
-                kept.push(line);
+                kept.push(raw);
             }
-            None => kept.push(line),
+            None => kept.push(raw),
         }
     }
     if dropped > 0 || complete < bytes.len() {
-        let tmp = path.with_extension("resume-tmp");
+        // through a symlink, the file it points at is the one rewritten
+        let real = super::real_path(path);
+        let tmp = real.with_extension("resume-tmp");
         std::fs::write(&tmp, kept.concat())
-            .and_then(|_| std::fs::rename(&tmp, path))
+            .and_then(|_| std::fs::rename(&tmp, &real))
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     if dropped > 0 {

@@ -1,6 +1,23 @@
 //! Command-line surface: flags defined once here, each subcommand in its own file turning
 //! parsed arguments into library calls. Only this layer prints or picks exit codes.
 
+/// `println!` that hands a failed write (a full disk, a closed pipe) back as an error
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
+/// `print!`, the same way.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
 mod classify;
 mod data;
 pub(crate) mod eval;
@@ -231,6 +248,20 @@ pub fn document_error_line(id: &str, msg: &str) -> String {
     format!("fintag: {}", fintag::error::naming_document(id, msg))
 }
 
+/// The file a path ends at (symlinks followed), or the path itself when nothing is there yet.
+pub fn real_path(p: &std::path::Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Whether two existing paths are one file (hard links included).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// Refuses an output file that is one of the inputs or lies inside an input directory: the
 /// run would empty what it is about to read, or read what it is writing.
 pub fn check_out_apart(out: &std::path::Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
@@ -244,7 +275,7 @@ pub fn check_out_apart(out: &std::path::Path, inputs: &[PathBuf]) -> anyhow::Res
     let Some(out_abs) = resolved(out) else { return Ok(()) };
     for input in inputs.iter().filter(|i| i.as_os_str() != "-") {
         let Ok(abs) = input.canonicalize() else { continue };
-        if abs == out_abs {
+        if abs == out_abs || same_file(input, out) {
             anyhow::bail!("{}: --out is also an input; it would be emptied before it is read", out.display());
         }
         if abs.is_dir() && out_abs.starts_with(&abs) {
@@ -408,6 +439,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 anyhow::bail!("{}: --out is one of the models being averaged; choose a new directory", m.display());
             }
             let base = base.unwrap_or_else(|| fintag::model::tagger::default_base_dir(&models[0]));
+            anyhow::ensure!(real_path(&out) != real_path(&base), "{}: --out is the base model directory", out.display());
             let mut t = fintag::train::average_models(&models, &base)?;
             t.config.name = name.unwrap_or_else(|| out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
             t.save(&out)?;
@@ -444,7 +476,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Base(BaseCommand::Check { dir }) => {
             let b = fintag::model::base::BaseModelDir::open(&dir)?;
-            println!("{}: ok (source sha256 {})", dir.display(), b.manifest.source_sha256);
+            say!("{}: ok (source sha256 {})", dir.display(), b.manifest.source_sha256);
             Ok(0)
         }
     }

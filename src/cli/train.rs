@@ -129,6 +129,11 @@ pub fn run(a: TrainArgs) -> anyhow::Result<i32> {
     if let Some(t) = a.threads {
         tch::set_num_threads(t);
     }
+    anyhow::ensure!(
+        super::real_path(&a.out) != super::real_path(&a.base),
+        "{}: --out is the base model directory; the model would overwrite its config.json",
+        a.out.display()
+    );
     let train_docs = super::eval::read_gold(&a.train, None)?;
     let dev_docs = super::eval::read_gold(std::slice::from_ref(&a.dev), None)?;
     let cfg = TrainConfig {

@@ -116,6 +116,8 @@ pub fn expand_paths(paths: &[PathBuf]) -> Vec<std::result::Result<PathBuf, (Stri
             Ok(m) if m.is_dir() => {
                 for entry in walkdir::WalkDir::new(p).follow_links(true).sort_by_file_name() {
                     match entry {
+                        // what an interrupted `classify -f json|html` left beside its output
+                        Ok(e) if e.file_name().to_string_lossy().ends_with(STAGED_SUFFIX) => {}
                         Ok(e) if e.file_type().is_file() => out.push(Ok(e.into_path())),
                         Ok(_) => {}
                         Err(e) => {
@@ -131,6 +133,10 @@ pub fn expand_paths(paths: &[PathBuf]) -> Vec<std::result::Result<PathBuf, (Stri
     }
     out
 }
+
+/// The name ending of an output being written before it takes its name: directory walks
+/// skip such files.
+pub const STAGED_SUFFIX: &str = ".fintag-partial";
 
 /// A lazy stream of input items over files, JSONL corpora and stdin.
 pub struct InputStream {

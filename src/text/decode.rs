@@ -55,9 +55,12 @@ pub fn decode_bytes(bytes: &[u8], what: &str) -> Result<DecodedText> {
 /// multi-byte sequences to speak of: "Ã¶" would have to follow every "ö").
 fn utf8_with_stray_bytes(bytes: &[u8]) -> bool {
     let (mut valid, mut stray) = (0usize, 0usize);
-    for chunk in bytes.utf8_chunks() {
+    let mut chunks = bytes.utf8_chunks().peekable();
+    while let Some(chunk) = chunks.next() {
         valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
-        stray += chunk.invalid().len();
+        // a character cut off at the very end is one broken character, not stray bytes
+        let cut_at_end = chunks.peek().is_none() && !chunk.invalid().is_empty() && chunk.invalid().len() < 4;
+        stray += if cut_at_end { 1 } else { chunk.invalid().len() };
     }
     valid > 0 && valid >= stray
 }
@@ -235,6 +238,10 @@ mod tests {
         assert_eq!((d.text.as_str(), d.encoding), ("Börse und Börse", SourceEncoding::Utf8WithStrayBytes));
         let d = decode_bytes(b"Gr\xc3\xbc\xc3\x9fe \xc3", "x").unwrap();
         assert_eq!(d.text, "Grüße Ã");
+        // one "ö", then a "€" cut after two of its three bytes
+        let d = decode_bytes(b"Die B\xc3\xb6rse 3 \xe2\x82", "x").unwrap();
+        assert_eq!(d.encoding, SourceEncoding::Utf8WithStrayBytes);
+        assert!(d.text.starts_with("Die Börse 3 "), "{}", d.text);
         // Windows-1252 text stays Windows-1252
         let d = decode_bytes(b"B\xf6rse M\xfcnchen \x80 5", "x").unwrap();
         assert_eq!((d.text.as_str(), d.encoding), ("Börse München € 5", SourceEncoding::Windows1252));
