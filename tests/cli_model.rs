@@ -240,6 +240,18 @@ fn an_output_file_never_overwrites_or_joins_the_inputs() {
         .stderr(predicate::str::contains("inside the input directory"));
     fintag().args(["flag", "--quiet", "--out"]).arg(&inside).arg(&docs).assert().code(2);
     assert!(!inside.exists());
+    // `--out -` is stdout, no file named "-"
+    let out = fintag()
+        .args(["classify", "-f", "jsonl", "--out", "-"])
+        .arg(&corpus)
+        .current_dir(dir.path())
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(jsonl(&out)[0]["id"], "a");
+    assert!(!dir.path().join("-").exists());
     // a hard link to the input is the input
     let link = dir.path().join("hard.jsonl");
     std::fs::hard_link(&corpus, &link).unwrap();

@@ -23,7 +23,7 @@ pub struct ClassifyArgs {
     /// Drop spans scoring below this
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
-    /// Write to this file instead of stdout
+    /// Write to this file instead of stdout (- is stdout)
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Largest input file (bytes)
@@ -49,7 +49,9 @@ pub fn parse_labels(names: &[String]) -> anyhow::Result<Vec<SpanLabel>> {
         .collect()
 }
 
-pub fn run(a: ClassifyArgs) -> anyhow::Result<i32> {
+pub fn run(mut a: ClassifyArgs) -> anyhow::Result<i32> {
+    // `--out -` is stdout, as for flag and data export
+    a.out = a.out.filter(|p| p.as_os_str() != "-");
     let labels = parse_labels(&a.labels)?;
     let to_terminal = a.out.is_none() && std::io::stdout().is_terminal();
     let format = a.format.unwrap_or(if to_terminal { OutputFormat::Pretty } else { OutputFormat::Jsonl });

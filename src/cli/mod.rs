@@ -276,10 +276,10 @@ pub fn check_out_apart(out: &std::path::Path, inputs: &[PathBuf]) -> anyhow::Res
     for input in inputs.iter().filter(|i| i.as_os_str() != "-") {
         let Ok(abs) = input.canonicalize() else { continue };
         if abs == out_abs || same_file(input, out) {
-            anyhow::bail!("{}: --out is also an input; it would be emptied before it is read", out.display());
+            anyhow::bail!("{}: this output is also an input; it would be emptied before it is read", out.display());
         }
         if abs.is_dir() && out_abs.starts_with(&abs) {
-            anyhow::bail!("{}: --out lies inside the input directory {}; it would be read as input", out.display(), input.display());
+            anyhow::bail!("{}: this output lies inside the input directory {}; it would be read as input", out.display(), input.display());
         }
     }
     Ok(())
