@@ -78,9 +78,8 @@ fn probability(s: &str) -> Result<f64, String> {
 /// id seen twice stops the command: scores over what is left would look like scores of the
 /// whole. Untidy edges (whitespace, punctuation) are for `fintag data check` to report.
 pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Result<Vec<LabelledDocument>> {
-    let mut docs = Vec::new();
+    let mut located = Vec::new();
     let mut bad = 0usize;
-    let mut seen: HashMap<String, String> = HashMap::new();
     for p in paths {
         let fmt = format.unwrap_or_else(|| if p.extension().is_some_and(|e| e == "ann") { ImportFormat::Ann } else { ImportFormat::Jsonl });
         let content = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
@@ -89,19 +88,13 @@ pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Res
             eprintln!("{pr}");
         }
         bad += r.problems.len();
-        for (line, d) in r.docs {
-            let at = format!("{}:{line}", p.display());
-            for m in fintag::formats::check::unusable(&d) {
-                eprintln!("{at}: {}: {m}", d.id);
-                bad += 1;
-            }
-            if let Some(first) = seen.insert(d.id.clone(), at.clone()) {
-                eprintln!("{at}: duplicate id {} (first at {first})", d.id);
-                bad += 1;
-            }
-            docs.push(d);
-        }
+        located.extend(r.docs.into_iter().map(|(line, d)| (p.display().to_string(), line, d)));
     }
+    for pr in fintag::formats::check::unusable_documents(&located) {
+        eprintln!("{pr}");
+        bad += 1;
+    }
+    let docs: Vec<LabelledDocument> = located.into_iter().map(|(_, _, d)| d).collect();
     let names = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
     anyhow::ensure!(
         bad == 0,

@@ -275,7 +275,7 @@ pub fn check_out_apart(out: &std::path::Path, inputs: &[PathBuf]) -> anyhow::Res
     let Some(out_abs) = resolved(out) else { return Ok(()) };
     for input in inputs.iter().filter(|i| i.as_os_str() != "-") {
         let Ok(abs) = input.canonicalize() else { continue };
-        if abs == out_abs || same_file(input, out) {
+        if same_file(input, out) {
             anyhow::bail!("{}: this output is also an input; it would be emptied before it is read", out.display());
         }
         if abs.is_dir() && out_abs.starts_with(&abs) {

@@ -103,10 +103,21 @@ fn issues(d: &LabelledDocument) -> Vec<Issue> {
 
 /// Checks documents read from one or more files; `docs` carries (path, line, document).
 pub fn check_documents(docs: &[(String, usize, LabelledDocument)]) -> Vec<Problem> {
+    problems_of(docs, check_document)
+}
+
+/// Only what makes documents unusable for scoring or training ([`unusable`]), and ids seen
+/// twice; `docs` as for [`check_documents`].
+pub fn unusable_documents(docs: &[(String, usize, LabelledDocument)]) -> Vec<Problem> {
+    problems_of(docs, unusable)
+}
+
+/// `issues` of each document, then every repeated id (naming where it was first seen).
+fn problems_of(docs: &[(String, usize, LabelledDocument)], issues: fn(&LabelledDocument) -> Vec<String>) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut seen: HashMap<&str, (String, usize)> = HashMap::new();
     for (path, line, d) in docs {
-        for m in check_document(d) {
+        for m in issues(d) {
             problems.push(Problem { path: path.clone(), line: *line, message: format!("{}: {m}", d.id) });
         }
         if let Some((p, l)) = seen.get(d.id.as_str()) {
