@@ -45,9 +45,9 @@ pub struct ClassMetrics {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClickbaitMetrics {
-    /// 0 when the gold documents are all promotional or all not (the AUC is undefined then;
-    /// `one_class` says so)
-    pub roc_auc: f64,
+    /// None (null in JSON) when the gold documents are all promotional or all not: the AUC
+    /// is undefined then, and `one_class` says so
+    pub roc_auc: Option<f64>,
     pub one_class: bool,
     pub pr_auc: f64,
     pub threshold: f64,
@@ -81,6 +81,8 @@ pub struct Report {
     /// Predicted spans whose offsets do not fit the gold text (empty, reversed or past its
     /// end): left out of the scores.
     pub unfit_predicted_spans: usize,
+    /// Predicted sentences that do not fit the gold text, the same way: left out.
+    pub unfit_predicted_sentences: usize,
     pub entities_exact: EntityMetrics,
     pub entities_partial: EntityMetrics,
     pub promo_char: Prf,
@@ -357,9 +359,11 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
             }
         }
         let Some(p) = found else { continue };
+        let fitting: Vec<_> = p.sentences.iter().filter(|s| s.start < s.end && s.end <= n).collect();
+        r.unfit_predicted_sentences += p.sentences.len() - fitting.len();
         // Sentences: each gold sentence against the predicted sentence overlapping it most.
         for gs in &g.sentences {
-            let best = p.sentences.iter().max_by_key(|ps| ps.end.min(gs.end).saturating_sub(ps.start.max(gs.start)));
+            let best = fitting.iter().max_by_key(|ps| ps.end.min(gs.end).saturating_sub(ps.start.max(gs.start)));
             if let Some(ps) = best.filter(|ps| overlaps((ps.start, ps.end), (gs.start, gs.end))) {
                 sent_pairs.push((gs.sentiment, ps.sentiment));
                 if gs.sentiment != ps.sentiment {
@@ -444,9 +448,10 @@ pub fn evaluate(gold: &[LabelledDocument], preds: &[Prediction], threshold: f64)
             best = (s, f);
         }
     }
+    let one_class = click.iter().all(|c| c.1) || click.iter().all(|c| !c.1);
     r.clickbait = ClickbaitMetrics {
-        roc_auc: roc_auc(&click),
-        one_class: click.iter().all(|c| c.1) || click.iter().all(|c| !c.1),
+        roc_auc: Some(roc_auc(&click)).filter(|_| !one_class),
+        one_class,
         pr_auc: ap,
         threshold,
         at_threshold: f1_at(threshold),

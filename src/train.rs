@@ -55,8 +55,10 @@ pub struct TrainConfig {
     /// PROMO) that then decides which sentences are wholly PROMO.
     #[serde(default)]
     pub promo_sentence_head: bool,
-    /// Start from this trained model and train only its sentence PROMO head (added when the
-    /// model has none); `tuned_layers`, `encoder_lr` and the shape options do not apply.
+    /// Start from this trained model. With `promo_sentence_head`, train only that head (added
+    /// when the model has none; `encoder_lr` does not apply); without it, go on training its
+    /// tuned layers and heads. Either way the model's own shape (`tuned_layers`,
+    /// `document_sees_sentences`) is kept and the shape options here do not apply.
     #[serde(default)]
     pub from_model: Option<PathBuf>,
 }
@@ -173,7 +175,7 @@ impl DevMetrics {
             promo_char_f1: r.promo_char.f1,
             sentence_macro_f1: r.sentence_sentiment.macro_f1,
             document_macro_f1: r.document_sentiment.macro_f1,
-            clickbait_auc: r.clickbait.roc_auc,
+            clickbait_auc: r.clickbait.roc_auc.unwrap_or(0.0),
         }
     }
 }
@@ -373,10 +375,11 @@ pub fn evaluate_tagger(tagger: &Tagger, gold: &[LabelledDocument], decode: &Deco
     Ok(evaluate(gold, &preds, 0.5))
 }
 
-/// The number early stopping maximises: the mean of the five headline metrics.
+/// The number early stopping maximises: the mean of the five headline metrics. A dev set of
+/// one clickbait class has no AUC; it counts 0 then, the same for every epoch.
 pub fn dev_score(r: &Report) -> f64 {
-    (r.entities_exact.micro.f1 + r.promo_char.f1 + r.sentence_sentiment.macro_f1 + r.document_sentiment.macro_f1 + r.clickbait.roc_auc)
-        / 5.0
+    let auc = r.clickbait.roc_auc.unwrap_or(0.0);
+    (r.entities_exact.micro.f1 + r.promo_char.f1 + r.sentence_sentiment.macro_f1 + r.document_sentiment.macro_f1 + auc) / 5.0
 }
 
 /// Evaluates the model on dev; when it beats `best_score`, raises it and writes the
@@ -439,8 +442,12 @@ pub fn train_model(
             let all = t.encoder.layers.len();
             (t, all)
         }
-        Some(_) => {
-            return Err(FintagError::Invalid("training from a model trains its sentence PROMO head: add --promo-sentence-head".into()))
+        // Otherwise training goes on from its weights: the same tuned layers and heads.
+        Some(dir) => {
+            let mut t = Tagger::load_to_continue(dir, base_dir)?;
+            t.config.name = cfg.name.clone();
+            let split = t.split_layer();
+            (t, split)
         }
         None => {
             let t = Tagger::fresh(base_dir, &cfg.fresh_model())?;

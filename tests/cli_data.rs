@@ -34,7 +34,11 @@ fn check_reports_every_problem_with_file_and_line_and_goes_on() {
         // duplicate id, text outside every sentence
         r#"{"id":"a","text":"Erst. Dann.","spans":[],"sentences":[{"start":0,"end":5,"sentiment":"neutral"}],"sentiment":"neutral","clickbait":false}"#.to_string(),
     ];
-    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    // line 6 is not UTF-8 (Latin-1 "ü"); line 7 after it is still read
+    let mut bytes = (lines.join("\n") + "\n").into_bytes();
+    bytes.extend_from_slice(b"{\"id\":\"d\",\"text\":\"Gr\xfcn.\"}\n");
+    bytes.extend_from_slice(good.replace(r#""id":"a""#, r#""id":"e""#).replace("4,", "44,").as_bytes());
+    std::fs::write(&f, bytes).unwrap();
     let out = fintag().args(["data", "check"]).arg(&f).assert().code(1).get_output().stdout.clone();
     let out = String::from_utf8(out).unwrap();
     let name = f.display().to_string();
@@ -45,6 +49,8 @@ fn check_reports_every_problem_with_file_and_line_and_goes_on() {
     assert!(out.contains(&format!("{name}:4:")) && out.contains("unknown label"), "{out}");
     assert!(out.contains(&format!("{name}:5:")) && out.contains("duplicate id a"), "{out}");
     assert!(out.contains("is in no sentence"), "{out}");
+    assert!(out.contains(&format!("{name}:6: not UTF-8 text (byte 21 of the line)")), "{out}");
+    assert!(out.contains(&format!("{name}:7: e: INSTRUMENT span 44..13")), "line 7 is read: {out}");
     // the good document is still counted
     assert!(out.contains("documents"), "{out}");
 }
@@ -187,6 +193,23 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("1 predicted spans do not fit"));
+    // so are sentences past the text; a second prediction for one id is named, not swapped in
+    let fitting = r#"{"id":"a","sentiment":"positive","sentiment_scores":{"positive":1.0,"negative":0.0,"neutral":0.0},"clickbait":0.1,"sentences":[{"start":0,"end":20,"sentiment":"positive","score":0.9}],"spans":[{"start":4,"end":7,"label":"ORG","score":0.9,"text":"SAP"}]}"#;
+    let eval_pred = |name: &str, lines: &[String]| {
+        let out = fintag().args(["eval"]).arg(&good).arg("--pred").arg(write(name, lines)).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stdout, _) = eval_pred("fit.jsonl", &[fitting.to_string()]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("macro-F1 1.000"), "{stdout}");
+    let (code, _, stderr) = eval_pred("sent.jsonl", &[fitting.replace(r#""end":20,"#, r#""end":200,"#)]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("1 predicted sentences do not fit"), "{stderr}");
+    let other = fitting.replace(r#""start":4,"end":7"#, r#""start":0,"end":3"#);
+    let (code, stdout, stderr) = eval_pred("twice.jsonl", &[fitting.to_string(), other]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("twice.jsonl:2: id \"a\" was predicted on line 1 already"), "{stderr}");
+    assert!(stdout.contains("micro                   1.000"), "the first prediction counts: {stdout}");
     // options that cannot train are refused before anything runs
     for opt in [["--label-smoothing", "1.5"], ["--lr", "-1"], ["--epochs", "0"], ["--threads", "0"]] {
         fintag()

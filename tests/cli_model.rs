@@ -447,7 +447,8 @@ fn eval_scores_predictions_and_writes_json_and_html() {
     assert_eq!(sr["promo_span_overlap"]["precision"].as_f64().unwrap(), 1.0, "a news sentence of the seed was flagged");
     let found = sr["promo_span_overlap"]["recall"].as_f64().unwrap() * 7.0;
     assert!(found >= 6.99, "only {found:.0} of the seed's 7 PROMO sentences found");
-    assert!(sr["clickbait"]["roc_auc"].is_number());
+    // one document is one clickbait class: no AUC (null, not a number that looks like a score)
+    assert!(sr["clickbait"]["roc_auc"].is_null() && sr["clickbait"]["one_class"] == true, "{}", sr["clickbait"]);
 }
 
 /// `fintag classify ARGS... data/samples/forum-post.txt` must fail with exit code 2 and a
@@ -569,6 +570,10 @@ fn model_set_decoder_stores_only_the_thresholds_it_is_given() {
         assert!(String::from_utf8_lossy(&out.get_output().stderr).contains(&flag[2..]), "{flag} {value}");
         assert_eq!(read(), after, "{flag} {value}");
     }
+    // the shipped model has no sentence PROMO head: that head's threshold is not stored
+    let out = fintag().args(["model", "set-decoder", "--promo-sentence-threshold", "0.4", "--model"]).arg(&copy).assert().failure();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("no sentence PROMO head"));
+    assert_eq!(read(), after);
     // a directory without config.json is not a model
     let out = fintag().args(["model", "set-decoder", "--promo-threshold", "0.5", "--model"]).arg(dir.path()).assert().failure();
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("config.json"));

@@ -109,7 +109,7 @@ fn the_weight_average_of_the_last_epochs_is_saved_only_when_it_beats_every_epoch
 }
 
 #[test]
-fn training_from_a_model_changes_only_its_new_sentence_promo_head() {
+fn training_from_a_model_adds_a_sentence_promo_head_or_goes_on_training_the_model() {
     let _rng = torch_rng();
     let base = common::base_dir();
     let docs = short_train_docs(1000, 6);
@@ -155,11 +155,35 @@ fn training_from_a_model_changes_only_its_new_sentence_promo_head() {
             "heads.promo_sentence_proj.weight"
         ]
     );
-    // without the head there is nothing to train from a model
-    let err = train_model(&base, train, dev, &dir.path().join("x"), &TrainConfig { promo_sentence_head: false, ..cfg }, &mut Silent)
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("--promo-sentence-head"), "{err}");
+    // without the head, training goes on from the model's weights: the model's shape is kept
+    // (one tuned layer, though the configuration's default is six), every weight trains, and
+    // the loss goes on down from where the model left it
+    let cont = dir.path().join("continued");
+    let cfg = TrainConfig { promo_sentence_head: false, encoder_lr: 2e-4, ..cfg };
+    let start = Tagger::load(&source, &base).unwrap();
+    let before = mean_loss(&start, train).unwrap();
+    train_model(&base, train, dev, &cont, &cfg, &mut Silent).unwrap();
+    let continued = Tagger::load(&cont, &base).unwrap();
+    assert_eq!(continued.config.tuned_layers, 1);
+    assert!(!continued.config.promo_sentence_head);
+    let after = mean_loss(&continued, train).unwrap();
+    eprintln!("loss before {before:.4}, after 4 more steps {after:.4}");
+    assert!(after < before, "continued training did not lower the loss: {before} -> {after}");
+    let start = start.tuned_vs.variables();
+    let trained = continued.tuned_vs.variables();
+    let mut names: Vec<&String> = trained.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        {
+            let mut n: Vec<&String> = start.keys().collect();
+            n.sort();
+            n
+        },
+        "the same variables"
+    );
+    let changed = |heads: bool| names.iter().filter(|n| n.starts_with("heads.") == heads).any(|n| !start[*n].equal(&trained[*n]));
+    assert!(changed(true) && changed(false), "the heads and the tuned encoder layer both train");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use fintag::document::LabelledDocument;
 use fintag::formats::check::{check_documents, CorpusStats};
-use fintag::formats::foreign::{export, import, parse_label_map, ExportFormat, ImportFormat};
+use fintag::formats::foreign::{export, import_file, parse_label_map, ExportFormat, ImportFormat};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -78,15 +78,14 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             let mut docs: Vec<(String, usize, LabelledDocument)> = Vec::new();
             let mut problems = Vec::new();
             for f in &files {
-                let content = match std::fs::read_to_string(f) {
-                    Ok(c) => c,
+                let r = match import_file(format_of(f, format), f, &HashMap::new()) {
+                    Ok((_, r)) => r,
                     Err(e) => {
-                        say!("{}:0: {e}", f.display());
+                        say!("{e}"); // the error names the file
                         problems.push(());
                         continue;
                     }
                 };
-                let r = import(format_of(f, format), &content, &f.display().to_string(), &HashMap::new());
                 for p in &r.problems {
                     say!("{p}");
                     problems.push(());
@@ -107,7 +106,7 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 eprintln!("ok: {} documents, no problems", docs.len());
                 Ok(0)
             } else {
-                eprintln!("{} problems", problems.len());
+                eprintln!("{}", super::counted(problems.len(), "problem"));
                 Ok(1)
             }
         }
@@ -121,7 +120,7 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             let mut n_problems = 0;
             let mut located = Vec::new();
             for f in &files {
-                let content = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                let (content, r) = import_file(from, f, &map)?;
                 let looks_jsonl = content
                     .lines()
                     .find(|l| !l.trim().is_empty())
@@ -131,7 +130,6 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
                 {
                     anyhow::bail!("{}: this looks like JSON lines, not --from {from:?} (fintag's own JSONL needs no import)", f.display());
                 }
-                let r = import(from, &content, &f.display().to_string(), &map);
                 for p in &r.problems {
                     eprintln!("{p}");
                 }
@@ -145,13 +143,17 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
             }
             docs.extend(located.into_iter().map(|(_, _, d)| d));
             super::write_output(&out, export(ExportFormat::Jsonl, &docs)?)?;
-            eprintln!("imported {} documents into {} ({} problems)", docs.len(), out.display(), n_problems);
+            eprintln!(
+                "imported {} into {} ({})",
+                super::counted(docs.len(), "document"),
+                out.display(),
+                super::counted(n_problems, "problem")
+            );
             Ok(if n_problems > 0 { 1 } else { 0 })
         }
         DataCommand::Export { to, file, out } => {
             super::check_out_apart(&out, std::slice::from_ref(&file))?;
-            let content = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let r = import(format_of(&file, None), &content, &file.display().to_string(), &HashMap::new());
+            let (_, r) = import_file(format_of(&file, None), &file, &HashMap::new())?;
             for p in &r.problems {
                 eprintln!("{p}");
             }
@@ -163,9 +165,13 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
         }
         DataCommand::Split { file, out_dir, dev, test, seed, train_only } => {
             let read_jsonl = |file: &Path| -> anyhow::Result<Vec<LabelledDocument>> {
-                let content = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-                let r = import(ImportFormat::Jsonl, &content, &file.display().to_string(), &HashMap::new());
-                anyhow::ensure!(r.problems.is_empty(), "{}: {} problems; run fintag data check", file.display(), r.problems.len());
+                let (_, r) = import_file(ImportFormat::Jsonl, file, &HashMap::new())?;
+                anyhow::ensure!(
+                    r.problems.is_empty(),
+                    "{}: {}; run fintag data check",
+                    file.display(),
+                    super::counted(r.problems.len(), "problem")
+                );
                 Ok(r.docs.into_iter().map(|(_, d)| d).collect())
             };
             anyhow::ensure!(dev + test < 1.0, "--dev {dev} and --test {test} leave nothing for train");

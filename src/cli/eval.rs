@@ -3,7 +3,7 @@
 use super::{load_pipeline, ModelArgs, PromoThresholds};
 use clap::Args;
 use fintag::document::LabelledDocument;
-use fintag::formats::foreign::{import, ImportFormat};
+use fintag::formats::foreign::{import_file, ImportFormat};
 use fintag::formats::input::InputItem;
 use fintag::formats::jsonl::read_predictions;
 use fintag::formats::report::{html_report, text_table};
@@ -82,8 +82,7 @@ pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Res
     let mut bad = 0usize;
     for p in paths {
         let fmt = format.unwrap_or_else(|| if p.extension().is_some_and(|e| e == "ann") { ImportFormat::Ann } else { ImportFormat::Jsonl });
-        let content = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-        let r = import(fmt, &content, &p.display().to_string(), &HashMap::new());
+        let (_, r) = import_file(fmt, p, &HashMap::new())?;
         for pr in &r.problems {
             eprintln!("{pr}");
         }
@@ -96,11 +95,7 @@ pub fn read_gold(paths: &[PathBuf], format: Option<ImportFormat>) -> anyhow::Res
     }
     let docs: Vec<LabelledDocument> = located.into_iter().map(|(_, _, d)| d).collect();
     let names = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    anyhow::ensure!(
-        bad == 0,
-        "{names}: {bad} problem{} (listed above); `fintag data check` shows them all",
-        if bad == 1 { "" } else { "s" }
-    );
+    anyhow::ensure!(bad == 0, "{names}: {} (listed above); `fintag data check` shows them all", super::counted(bad, "problem"));
     anyhow::ensure!(!docs.is_empty(), "{names}: no labelled documents");
     Ok(docs)
 }
@@ -202,5 +197,12 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             report.unfit_predicted_spans
         );
     }
-    Ok(if missing.is_empty() && unreadable == 0 && report.unfit_predicted_spans == 0 { 0 } else { 2 })
+    if report.unfit_predicted_sentences > 0 {
+        eprintln!(
+            "fintag: {} predicted sentences do not fit their document's text (empty, reversed or past its end) and were left out",
+            report.unfit_predicted_sentences
+        );
+    }
+    let unfit = report.unfit_predicted_spans + report.unfit_predicted_sentences;
+    Ok(if missing.is_empty() && unreadable == 0 && unfit == 0 { 0 } else { 2 })
 }

@@ -76,6 +76,11 @@ pub struct PromoThresholds {
     pub min_clause_tokens: Option<usize>,
 }
 
+/// "1 problem", "3 problems": a count with its noun (plural by -s).
+pub fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A finite number that `ok` accepts; otherwise `rule` says what is wanted.
 pub fn number_where(s: &str, ok: impl Fn(f64) -> bool, rule: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -419,12 +424,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Model(ModelCommand::SetDecoder { thresholds, model }) => {
             let dir = model.unwrap_or_else(fintag::model::tagger::default_model_dir);
             let mut cfg = fintag::model::tagger::TaggerConfig::read(&dir)?;
+            anyhow::ensure!(
+                thresholds.promo_sentence_threshold.is_none() || cfg.promo_sentence_head,
+                "{}: this model has no sentence PROMO head, so --promo-sentence-threshold would be stored unused",
+                dir.display()
+            );
             let before = cfg.decode;
             thresholds.apply(&mut cfg.decode);
-            eprintln!("{:?}", cfg.decode);
-            if cfg.decode != before {
+            let changed = cfg.decode != before;
+            if changed {
                 store_config(&dir, &cfg)?;
             }
+            eprintln!(
+                "{} decoder of {}: {}",
+                if changed { "new" } else { "unchanged" },
+                dir.display(),
+                serde_json::to_string(&cfg.decode)?
+            );
             Ok(0)
         }
         Command::Model(ModelCommand::TrainingPage { dir }) => {

@@ -51,8 +51,9 @@ pub struct TrainArgs {
     /// sentences are wholly PROMO; the token-level head still finds clauses
     #[arg(long)]
     pub promo_sentence_head: bool,
-    /// Start from this trained model and train only a sentence PROMO head on top of it (with
-    /// --promo-sentence-head; the encoder and the other heads stay as they are)
+    /// Start from this trained model: go on training its tuned layers and heads (its shape
+    /// options are kept), or with --promo-sentence-head train only a sentence PROMO head on
+    /// top of it (the encoder and the other heads stay as they are)
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
     /// libtorch threads (default: all cores)

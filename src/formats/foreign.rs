@@ -36,6 +36,7 @@ use crate::text::split_sentences;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::path::Path;
 
 /// Formats `import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +74,17 @@ pub fn import(format: ImportFormat, content: &str, path: &str, label_map: &HashM
         ImportFormat::Conll => import_conll(content, path, label_map),
         ImportFormat::Germeval => import_germeval(content, path, label_map),
     }
+}
+
+/// Reads the file `path` in `format` (see [`import`]); lines that are not UTF-8 are problems
+/// on their lines. Returns the file's text beside the documents.
+pub fn import_file(format: ImportFormat, path: &Path, label_map: &HashMap<String, String>) -> Result<(String, ReadResult)> {
+    let (content, mut problems) = super::read_utf8_lines(path)?;
+    let mut r = import(format, &content, &path.display().to_string(), label_map);
+    problems.append(&mut r.problems);
+    problems.sort_by_key(|p| p.line);
+    r.problems = problems;
+    Ok((content, r))
 }
 
 /// Writes `docs` in `format`.

@@ -81,6 +81,20 @@ fn looks_like_html(t: &str) -> bool {
     head.contains("<html") || head.contains("<!doctype html")
 }
 
+/// The `id` of a JSONL line too long to parse whole, when it is a string or integer among
+/// the line's first 4 KB (where writers put it); read without parsing the rest.
+fn leading_id(line: &str) -> Option<String> {
+    let mut end = line.len().min(4096);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &line[..end];
+    let at = head.find("\"id\"")?;
+    let rest = head[at + 4..].trim_start().strip_prefix(':')?.trim_start();
+    let value = serde_json::Deserializer::from_str(rest).into_iter::<serde_json::Value>().next()?.ok()?;
+    value.as_str().map(str::to_string).or_else(|| value.as_i64().map(|n| n.to_string()))
+}
+
 /// Parses one JSONL line of an input corpus.
 pub fn parse_jsonl_line(line: &str, path: &Path, lineno: usize) -> InputItem {
     let label = format!("{}:{lineno}", path.display());
@@ -171,10 +185,9 @@ impl Iterator for InputStream {
                         }
                         if line.len() as u64 > self.max_bytes {
                             let label = format!("{}:{}", path.display(), n);
-                            return Some(Err((
-                                label.clone(),
-                                FintagError::TooLarge { what: label, size: line.len() as u64, limit: self.max_bytes },
-                            )));
+                            // the record keeps its document's id when the line names one up front
+                            let id = leading_id(&line).unwrap_or_else(|| label.clone());
+                            return Some(Err((id, FintagError::TooLarge { what: label, size: line.len() as u64, limit: self.max_bytes })));
                         }
                         return Some(parse_jsonl_line(&line, path, *n));
                     }

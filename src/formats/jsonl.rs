@@ -34,8 +34,7 @@ pub fn parse_labelled(content: &str, path: &str) -> ReadResult {
 }
 
 pub fn read_labelled(path: &Path) -> Result<ReadResult> {
-    let content = std::fs::read_to_string(path).map_err(|e| FintagError::io(path, e))?;
-    Ok(parse_labelled(&content, &path.display().to_string()))
+    super::foreign::import_file(super::foreign::ImportFormat::Jsonl, path, &Default::default()).map(|(_, r)| r)
 }
 
 pub fn write_labelled<W: Write>(mut w: W, docs: &[LabelledDocument]) -> Result<()> {
@@ -48,16 +47,25 @@ pub fn write_labelled<W: Write>(mut w: W, docs: &[LabelledDocument]) -> Result<(
 
 /// Reads predictions (section 3); error records (`{"id", "error"}`) are returned as problems.
 pub fn read_predictions(path: &Path) -> Result<(Vec<Prediction>, Vec<Problem>)> {
-    let content = std::fs::read_to_string(path).map_err(|e| FintagError::io(path, e))?;
+    let (content, mut problems) = super::read_utf8_lines(path)?;
     let mut preds = Vec::new();
-    let mut problems = Vec::new();
+    // id -> line of its first prediction; a second one is a problem, not a silent replacement
+    let mut first_line: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, line) in content.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let problem = |message: String| Problem { path: path.display().to_string(), line: i + 1, message };
         match serde_json::from_str::<Prediction>(line) {
-            Ok(p) => preds.push(p),
+            Ok(p) => match first_line.get(&p.id) {
+                Some(first) => {
+                    problems.push(problem(format!("id {:?} was predicted on line {first} already; this line is left out", p.id)))
+                }
+                None => {
+                    first_line.insert(p.id.clone(), i + 1);
+                    preds.push(p)
+                }
+            },
             Err(e) => {
                 let v: Option<serde_json::Value> = serde_json::from_str(line).ok();
                 match v.as_ref().and_then(|v| v.get("error")).and_then(|e| e.as_str()) {
@@ -67,5 +75,6 @@ pub fn read_predictions(path: &Path) -> Result<(Vec<Prediction>, Vec<Problem>)> 
             }
         }
     }
+    problems.sort_by_key(|p| p.line);
     Ok((preds, problems))
 }

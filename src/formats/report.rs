@@ -270,7 +270,7 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
         shm = heatmap_svg("sentence sentiment", &r.sentence_sentiment.labels, &r.sentence_sentiment.confusion),
         dct = class_table(&r.document_sentiment),
         dhm = heatmap_svg("document sentiment", &r.document_sentiment.labels, &r.document_sentiment.confusion),
-        roc = curve_svg(&format!("ROC (AUC {:.3})", c.roc_auc), "false positive rate", "true positive rate", &c.roc, true),
+        roc = curve_svg(&format!("ROC (AUC {})", auc_text(c)), "false positive rate", "true positive rate", &c.roc, true),
         pr = curve_svg(&format!("precision-recall (AP {:.3})", c.pr_auc), "recall", "precision", &c.pr, false),
         maxe = max_errors,
         errors = errors,
@@ -279,10 +279,9 @@ pub fn html_report(title: &str, r: &Report, max_errors: usize) -> String {
 
 /// The ROC-AUC, or why there is none.
 fn auc_text(c: &crate::metrics::ClickbaitMetrics) -> String {
-    if c.one_class {
-        "n/a (gold has one class only)".to_string()
-    } else {
-        format!("{:.3}", c.roc_auc)
+    match c.roc_auc {
+        Some(auc) => format!("{auc:.3}"),
+        None => "n/a (gold has one class only)".to_string(),
     }
 }
 

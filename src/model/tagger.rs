@@ -228,6 +228,13 @@ impl Tagger {
         Self::load_with(model_dir, base_dir, Some(seed))
     }
 
+    /// A trained model whose tuned layers and heads train on (`fintag train --from`).
+    pub fn load_to_continue(model_dir: &Path, base_dir: &Path) -> Result<Self> {
+        let mut t = Self::load_with(model_dir, base_dir, None)?;
+        t.tuned_vs.unfreeze();
+        Ok(t)
+    }
+
     fn load_with(model_dir: &Path, base_dir: &Path, add_promo_sentence_head: Option<i64>) -> Result<Self> {
         let err = |message: String| FintagError::Model { dir: model_dir.to_path_buf(), message };
         let mut config = TaggerConfig::read(model_dir)?;
