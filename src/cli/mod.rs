@@ -76,6 +76,18 @@ pub struct PromoThresholds {
     pub min_clause_tokens: Option<usize>,
 }
 
+/// The PROMO settings `model tune-decoder` chooses among, as one line.
+fn promo_settings(d: &fintag::decode::DecodeConfig, sentence_head: bool) -> String {
+    let mut s = format!(
+        "promo_threshold {}, promo_threshold_flagged {}, whole_sentence_share {}, min_clause_tokens {}",
+        d.promo_threshold, d.promo_threshold_flagged, d.whole_sentence_share, d.min_clause_tokens
+    );
+    if sentence_head {
+        s.push_str(&format!(", promo_sentence_threshold {}", d.promo_sentence_threshold));
+    }
+    s
+}
+
 /// "1 problem", "3 problems": a count with its noun (plural by -s).
 pub fn counted(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
@@ -404,6 +416,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let gold = eval::read_gold(&[dev], None)?;
             let required = if require.is_empty() { Vec::new() } else { eval::read_gold(&require, None)? };
             let before = p.decode;
+            let head = p.tagger.config.promo_sentence_head;
             let (workers, per_worker) = worker_split(cores(), None);
             let (best, table) = fintag::train::tune_decoder(&p, &gold, &required, workers, per_worker)?;
             if !required.is_empty() {
@@ -412,10 +425,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             let base_row = table.iter().find(|r| r.0 == before).map(|r| (r.1, r.2));
             if let Some((promo, score)) = base_row {
-                eprintln!("current: {before:?}: PROMO char F1 {promo:.4}, dev score {score:.4}");
+                eprintln!("current: {}: PROMO char F1 {promo:.4}, dev score {score:.4}", promo_settings(&before, head));
             }
             let row = table.iter().find(|r| r.0 == best).map(|r| (r.1, r.2)).unwrap_or_default();
-            eprintln!("best of {} settings: {best:?}: PROMO char F1 {:.4}, dev score {:.4}", table.len(), row.0, row.1);
+            eprintln!(
+                "best of {} settings: {}: PROMO char F1 {:.4}, dev score {:.4}",
+                table.len(),
+                promo_settings(&best, head),
+                row.0,
+                row.1
+            );
             let mut cfg = p.tagger.config.clone();
             cfg.decode = best;
             store_config(&model_dir(&model), &cfg)?;
