@@ -211,7 +211,15 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
     assert!(stderr.contains("twice.jsonl:2: id \"a\" was predicted on line 1 already"), "{stderr}");
     assert!(stdout.contains("micro                   1.000"), "the first prediction counts: {stdout}");
     // options that cannot train are refused before anything runs
-    for opt in [["--label-smoothing", "1.5"], ["--lr", "-1"], ["--epochs", "0"], ["--threads", "0"]] {
+    // (and shape options beside --from: training from a model keeps that model's shape)
+    for opt in [
+        &["--label-smoothing", "1.5"][..],
+        &["--lr", "-1"],
+        &["--epochs", "0"],
+        &["--threads", "0"],
+        &["--from", "models/fintag-de", "--tuned-layers", "8"],
+        &["--from", "models/fintag-de", "--document-sees-sentences"],
+    ] {
         fintag()
             .args(["train", "--train"])
             .arg(&good)
@@ -220,8 +228,10 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
             .arg("--out")
             .arg(dir.path().join("m"))
             .args(opt)
+            .current_dir(&repo)
             .assert()
             .code(2);
+        assert!(!dir.path().join("m").exists(), "{opt:?}");
     }
     // a split needs its output directory named and shares that leave a train set
     fintag().args(["data", "split"]).arg(&good).assert().code(2).stderr(predicate::str::contains("--out-dir"));

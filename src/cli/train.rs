@@ -22,7 +22,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = at_least_one)]
     pub epochs: usize,
     /// Encoder layers to fine-tune (from the top); the rest stay frozen
-    #[arg(long, default_value_t = TrainConfig::default().tuned_layers)]
+    #[arg(long, default_value_t = TrainConfig::default().tuned_layers, conflicts_with = "from")]
     pub tuned_layers: usize,
     #[arg(long, default_value_t = TrainConfig::default().encoder_lr, value_parser = learning_rate)]
     pub lr: f64,
@@ -45,7 +45,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0, value_parser = smoothing)]
     pub label_smoothing: f64,
     /// The document head also reads the mean of the sentence-sentiment probabilities
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     pub document_sees_sentences: bool,
     /// A per-sentence PROMO head (reading each sentence beside its document) decides which
     /// sentences are wholly PROMO; the token-level head still finds clauses
