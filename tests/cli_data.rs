@@ -180,25 +180,16 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         fintag().args(["train", "--train"]).arg(&bad).arg("--dev").arg(&good).arg("--out").arg(&out).current_dir(&repo).assert().code(2);
         assert!(!out.exists(), "nothing trained on {name}");
     }
-    // predictions whose spans do not fit the text are left out and said so, exit 2
-    let pred = write(
-        "pred.jsonl",
-        &[r#"{"id":"a","sentiment":"positive","sentiment_scores":{"positive":1.0,"negative":0.0,"neutral":0.0},"clickbait":0.1,"sentences":[],"spans":[{"start":9,"end":3,"label":"ORG","score":0.9,"text":""}]}"#.to_string()],
-    );
-    fintag()
-        .args(["eval"])
-        .arg(&good)
-        .arg("--pred")
-        .arg(&pred)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("1 predicted spans do not fit"));
-    // so are sentences past the text; a second prediction for one id is named, not swapped in
+    // predictions whose spans or sentences do not fit the text are left out and said so,
+    // exit 2; a second prediction for one id is named, not swapped in
     let fitting = r#"{"id":"a","sentiment":"positive","sentiment_scores":{"positive":1.0,"negative":0.0,"neutral":0.0},"clickbait":0.1,"sentences":[{"start":0,"end":20,"sentiment":"positive","score":0.9}],"spans":[{"start":4,"end":7,"label":"ORG","score":0.9,"text":"SAP"}]}"#;
     let eval_pred = |name: &str, lines: &[String]| {
         let out = fintag().args(["eval"]).arg(&good).arg("--pred").arg(write(name, lines)).output().unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
+    let (code, _, stderr) = eval_pred("span.jsonl", &[fitting.replace(r#""start":4,"end":7"#, r#""start":9,"end":3"#)]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("1 predicted spans do not fit"), "{stderr}");
     let (code, stdout, _) = eval_pred("fit.jsonl", &[fitting.to_string()]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("macro-F1 1.000"), "{stdout}");
