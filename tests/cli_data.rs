@@ -166,6 +166,12 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         p
     };
     let good = write("good.jsonl", &[doc("a", 4, 7)]);
+    // `fintag train --train TRAIN --dev good.jsonl --out OUT`, run from the repository
+    let train = |train: &std::path::Path, out: &std::path::Path| {
+        let mut cmd = fintag();
+        cmd.args(["train", "--train"]).arg(train).arg("--dev").arg(&good).arg("--out").arg(out).current_dir(&repo);
+        cmd
+    };
     // a span past the end of the text, a reversed one, the same id twice: each stops eval,
     // tune-decoder and train with the file and line, never a panic
     for (name, lines, needle) in [
@@ -177,7 +183,7 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         fintag().args(["eval"]).arg(&bad).current_dir(&repo).assert().code(2).stderr(predicate::str::contains(needle));
         fintag().args(["model", "tune-decoder"]).arg(&bad).current_dir(&repo).assert().code(2).stderr(predicate::str::contains(needle));
         let out = dir.path().join(format!("model-{name}"));
-        fintag().args(["train", "--train"]).arg(&bad).arg("--dev").arg(&good).arg("--out").arg(&out).current_dir(&repo).assert().code(2);
+        train(&bad, &out).assert().code(2);
         assert!(!out.exists(), "nothing trained on {name}");
     }
     // predictions whose spans or sentences do not fit the text are left out and said so,
@@ -211,17 +217,7 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         &["--from", "models/fintag-de", "--tuned-layers", "8"],
         &["--from", "models/fintag-de", "--document-sees-sentences"],
     ] {
-        fintag()
-            .args(["train", "--train"])
-            .arg(&good)
-            .arg("--dev")
-            .arg(&good)
-            .arg("--out")
-            .arg(dir.path().join("m"))
-            .args(opt)
-            .current_dir(&repo)
-            .assert()
-            .code(2);
+        train(&good, &dir.path().join("m")).args(opt).assert().code(2);
         assert!(!dir.path().join("m").exists(), "{opt:?}");
     }
     // a split needs its output directory named and shares that leave a train set
@@ -240,18 +236,7 @@ fn commands_that_score_or_train_refuse_gold_they_cannot_use() {
         .code(2)
         .stderr(predicate::str::contains("also an input"));
     // a model trained into its base model directory would overwrite the base's config.json
-    fintag()
-        .args(["train", "--train"])
-        .arg(&good)
-        .arg("--dev")
-        .arg(&good)
-        .arg("--out")
-        .arg(&sp)
-        .arg("--base")
-        .arg(&sp)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("base model directory"));
+    train(&good, &sp).arg("--base").arg(&sp).assert().code(2).stderr(predicate::str::contains("base model directory"));
     // data check: a span that cuts a word (byte offsets read as code points, say)
     let cut = write("cut.jsonl", &[doc("a", 5, 8)]);
     fintag().args(["data", "check"]).arg(&cut).assert().code(1).stdout(predicate::str::contains("cuts a word"));
