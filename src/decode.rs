@@ -389,7 +389,14 @@ fn viterbi_tags(probs: &[Vec<f32>]) -> Vec<usize> {
 
 pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cfg: &DecodeConfig) -> Vec<ScoredSpan> {
     let (snap, merge_adjacent, trim_edges) = (cfg.snap_entities, cfg.merge_adjacent_entities, cfg.trim_name_edges);
-    let path = if cfg.entity_viterbi { viterbi_tags(probs) } else { Vec::new() };
+    // Tokens without characters (SentencePiece's lone space marker before a word it has no
+    // piece for: "UCITS" + "▁" + "ETF") are trained as O; read as O they would end the name
+    // they stand in, so decoding skips them.
+    let content: Vec<usize> = (0..probs.len().min(doc.encoding.tokens.len()))
+        .filter(|&t| doc.encoding.tokens[t].end > doc.encoding.tokens[t].start)
+        .collect();
+    let content_probs: Vec<Vec<f32>> = content.iter().map(|&t| probs[t].clone()).collect();
+    let path = if cfg.entity_viterbi { viterbi_tags(&content_probs) } else { Vec::new() };
     let mut spans = Vec::new();
     let mut current: Option<(EntityLabel, usize, usize, Vec<f32>)> = None; // label, first tok, last tok, scores
     let flush = |cur: Option<(EntityLabel, usize, usize, Vec<f32>)>, spans: &mut Vec<ScoredSpan>| {
@@ -412,19 +419,17 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             }
         }
     };
-    for (t, p) in probs.iter().enumerate() {
-        let (tag, score) = match path.get(t) {
+    for (k, (&t, p)) in content.iter().zip(&content_probs).enumerate() {
+        let (tag, score) = match path.get(k) {
             Some(&tag) => (tag, tag_mass(p, tag)),
             None if cfg.entity_label_mass => tag_by_label_mass(p),
             None => argmax(p),
         };
-        let tok = doc.encoding.tokens[t];
         match EntityLabel::from_tag(tag) {
             None => {
                 flush(current.take(), &mut spans);
             }
             Some((label, begin)) => {
-                // A token that is only the SentencePiece space marker continues nothing.
                 let continues = matches!(&current, Some((l, _, _, _)) if *l == label) && !begin;
                 // A new word that starts inside the same label without B still continues.
                 if continues {
@@ -434,9 +439,7 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                     }
                 } else {
                     flush(current.take(), &mut spans);
-                    if tok.end > tok.start || begin {
-                        current = Some((label, t, t, vec![score]));
-                    }
+                    current = Some((label, t, t, vec![score]));
                 }
             }
         }
@@ -863,6 +866,24 @@ mod tests {
         let clear = vec![row(b_org, 0.9), row(i_org, 0.9), row(0, 0.9)];
         assert_eq!(viterbi_tags(&clear), vec![b_org, i_org, 0]);
         assert!(viterbi_tags(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_lone_space_marker_inside_a_name_does_not_end_it() {
+        // "in den Xtrackers UCITS ETF": SentencePiece gives "ETF" its space marker as a token
+        // of its own, without characters, which training labels O
+        let text = "in den Xtrackers UCITS ETF";
+        let mut doc = words_doc(text, &[(0, 26)]);
+        doc.encoding.tokens.insert(4, crate::encode::Token { id: 6, start: 23, end: 23 });
+        let (b, i) = (EntityLabel::Instrument.begin_tag(), EntityLabel::Instrument.inside_tag());
+        let probs = vec![row(0, 0.99), row(0, 0.99), row(b, 0.99), row(i, 0.99), row(0, 0.99), row(i, 0.99)];
+        let c: Vec<char> = text.chars().collect();
+        for viterbi in [true, false] {
+            let cfg = DecodeConfig { entity_viterbi: viterbi, ..DecodeConfig::default() };
+            let spans = decode_entities(&c, &doc, &probs, &cfg);
+            let found: Vec<&str> = spans.iter().map(|s| s.text.as_str()).collect();
+            assert_eq!(found, ["Xtrackers UCITS ETF"], "viterbi {viterbi}");
+        }
     }
 
     #[test]
