@@ -392,9 +392,8 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
     // Tokens without characters (SentencePiece's lone space marker before a word it has no
     // piece for: "UCITS" + "▁" + "ETF") are trained as O; read as O they would end the name
     // they stand in, so decoding skips them.
-    let content: Vec<usize> = (0..probs.len().min(doc.encoding.tokens.len()))
-        .filter(|&t| doc.encoding.tokens[t].end > doc.encoding.tokens[t].start)
-        .collect();
+    let content: Vec<usize> =
+        (0..probs.len().min(doc.encoding.tokens.len())).filter(|&t| doc.encoding.tokens[t].end > doc.encoding.tokens[t].start).collect();
     let content_probs: Vec<Vec<f32>> = content.iter().map(|&t| probs[t].clone()).collect();
     let path = if cfg.entity_viterbi { viterbi_tags(&content_probs) } else { Vec::new() };
     let mut spans = Vec::new();

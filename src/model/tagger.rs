@@ -388,6 +388,11 @@ impl Tagger {
 
     /// Merges window outputs [windows, seq, hidden] of one document into [tokens, hidden].
     pub fn merge(&self, doc: &PreparedDoc, hidden: &Tensor) -> Tensor {
+        self.merge_windows(doc, |w| hidden.get(w as i64))
+    }
+
+    /// [`Tagger::merge`] from each window's states as `window(w)` gives them.
+    fn merge_windows(&self, doc: &PreparedDoc, window: impl Fn(usize) -> Tensor) -> Tensor {
         let mut parts = Vec::new();
         let mut t = 0;
         let n = doc.owners.len();
@@ -398,7 +403,7 @@ impl Tagger {
                 e += 1;
             }
             let offset = 1 + (t - doc.windows[w].start) as i64; // +1 skips <s>
-            parts.push(hidden.get(w as i64).narrow(0, offset, (e - t) as i64));
+            parts.push(window(w).narrow(0, offset, (e - t) as i64));
             t = e;
         }
         if parts.is_empty() {
@@ -409,8 +414,13 @@ impl Tagger {
 
     /// Heads for one document from its window outputs.
     pub fn heads_for(&self, doc: &PreparedDoc, hidden: &Tensor, train: bool) -> HeadOutputs {
+        self.heads_on(doc, &self.merge(doc, hidden), train)
+    }
+
+    /// Heads for one document from its merged token states [tokens, hidden].
+    fn heads_on(&self, doc: &PreparedDoc, merged: &Tensor, train: bool) -> HeadOutputs {
         // The heads always run in float32, whatever precision the encoder ran in.
-        let merged = self.merge(doc, hidden).to_kind(Kind::Float);
+        let merged = merged.to_kind(Kind::Float);
         self.heads.forward(&merged, &doc.sentence_states(&merged), train)
     }
 
@@ -449,21 +459,15 @@ impl Tagger {
             docs.iter()
                 .zip(per_window)
                 .map(|(doc, wins)| {
-                    let seq = doc.windows.iter().map(|w| w.ids.len()).max().unwrap_or(2) as i64;
-                    let padded: Vec<Tensor> = wins
-                        .into_iter()
-                        .map(|t| {
-                            let t = t.unwrap_or_else(|| Tensor::zeros(&[seq, self.base.config.hidden_size], (Kind::Float, Device::Cpu)));
-                            let len = t.size()[0];
-                            if len >= seq {
-                                t.narrow(0, 0, seq)
-                            } else {
-                                t.constant_pad_nd(&[0, 0, 0, seq - len])
-                            }
-                        })
-                        .collect();
-                    let hidden = Tensor::stack(&padded, 0);
-                    self.heads_for(doc, &hidden, false)
+                    // Tokens are read straight from their windows' states (no stacked copy),
+                    // and the windows go before the heads run: a long document holds its
+                    // states once.
+                    let merged = self.merge_windows(doc, |w| match &wins[w] {
+                        Some(t) => t.shallow_clone(),
+                        None => Tensor::zeros(&[doc.windows[w].ids.len() as i64, self.base.config.hidden_size], (Kind::Float, Device::Cpu)),
+                    });
+                    drop(wins);
+                    self.heads_on(doc, &merged, false)
                 })
                 .collect()
         })
