@@ -327,6 +327,20 @@ fn with_initial_dot(chars: &[char], s: usize, e: usize) -> (usize, usize) {
     }
 }
 
+/// An amount's start moved onto the sign written right before it ("−0,3 %", "(+2,1 %)"):
+/// every signed MONEY and PERCENT span of the corpus includes its sign. The corpus writes
+/// only "+" and "-", which the model takes in; the minus sign (U+2212) and an en dash used
+/// as one it leaves out.
+fn with_sign(chars: &[char], s: usize) -> usize {
+    let sign = s > 0 && matches!(chars[s - 1], '+' | '-' | '−' | '–');
+    let free = s < 2 || chars[s - 2].is_whitespace() || matches!(chars[s - 2], '(' | '[' | '/' | ':');
+    if sign && free && chars.get(s).is_some_and(char::is_ascii_digit) {
+        s - 1
+    } else {
+        s
+    }
+}
+
 /// Only whitespace trimmed (the decoder without word snapping).
 fn trim_space(chars: &[char], s: usize, e: usize) -> Option<(usize, usize)> {
     let space = |i: usize| chars[i].is_whitespace();
@@ -454,6 +468,9 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                 }
                 if trim_edges && label == EntityLabel::Per {
                     range = range.map(|(s, e)| with_initial_dot(chars, s, e));
+                }
+                if snap && matches!(label, EntityLabel::Money | EntityLabel::Percent) {
+                    range = range.map(|(s, e)| (with_sign(chars, s), e));
                 }
                 if let Some((s, e)) = range {
                     spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: String::new() });
@@ -931,6 +948,21 @@ mod tests {
             let found: Vec<&str> = spans.iter().map(|s| s.text.as_str()).collect();
             assert_eq!(found, ["Xtrackers UCITS ETF"], "viterbi {viterbi}");
         }
+    }
+
+    #[test]
+    fn an_amount_takes_the_sign_written_before_it() {
+        let c: Vec<char> = "MDAX (−0,3 %), Gold –1,2 %, Kurs 5-7 %, Plus: +2 %, A −x".chars().collect();
+        let text: String = c.iter().collect();
+        let at = |needle: &str| text[..text.find(needle).unwrap()].chars().count();
+        // the minus sign and an en dash written as one join; a range's hyphen does not
+        assert_eq!(with_sign(&c, at("0,3")), at("−0,3"));
+        assert_eq!(with_sign(&c, at("1,2")), at("–1,2"));
+        assert_eq!(with_sign(&c, at("7 %")), at("7 %"));
+        assert_eq!(with_sign(&c, at("+2 %") + 1), at("+2 %"));
+        // no digit after the sign: nothing to join
+        assert_eq!(with_sign(&c, at("x")), at("x"));
+        assert_eq!(with_sign(&c, 0), 0);
     }
 
     #[test]
