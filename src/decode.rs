@@ -237,16 +237,7 @@ fn link_words(chars: &[char]) -> Vec<(usize, usize)> {
             && tld.iter().all(|c| c.is_alphabetic())
     };
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < chars.len() && !chars[i].is_whitespace() {
-            i += 1;
-        }
+    for (s, i) in blank_words(chars) {
         let e = trim_back(s, i, |k| matches!(chars[k], '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '“' | '”' | '"' | '»' | '«' | '\''));
         let s = trim_front(s, e, |k| matches!(chars[k], '(' | '[' | '„' | '“' | '"' | '»' | '«' | '\''));
         let word: String = chars[s..e].iter().collect::<String>().to_lowercase();
@@ -263,6 +254,24 @@ fn link_words(chars: &[char]) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// The runs of non-blank characters, as [start, end).
+fn blank_words(chars: &[char]) -> Vec<(usize, usize)> {
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < chars.len() && !chars[i].is_whitespace() {
+            i += 1;
+        }
+        words.push((s, i));
+    }
+    words
 }
 
 /// [s, e) cut at every line break, the breaks themselves left out.
@@ -864,19 +873,8 @@ mod tests {
     /// A prepared document with one token per word and the given sentence bounds.
     fn words_doc(text: &str, sentences: &[(usize, usize)]) -> PreparedDoc {
         let chars: Vec<char> = text.chars().collect();
-        let mut tokens = Vec::new();
-        let mut i = 0;
-        while i < chars.len() {
-            if chars[i].is_whitespace() {
-                i += 1;
-                continue;
-            }
-            let s = i;
-            while i < chars.len() && !chars[i].is_whitespace() {
-                i += 1;
-            }
-            tokens.push(crate::encode::Token { id: 5, start: s, end: i });
-        }
+        let tokens: Vec<crate::encode::Token> =
+            blank_words(&chars).into_iter().map(|(start, end)| crate::encode::Token { id: 5, start, end }).collect();
         let sentences: Vec<crate::text::SentenceBounds> =
             sentences.iter().map(|&(start, end)| crate::text::SentenceBounds { start, end }).collect();
         let sentence_tokens = sentences
