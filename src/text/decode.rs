@@ -173,6 +173,9 @@ pub fn html_to_text(html: &str) -> String {
             if BLOCKS.contains(&name.as_str()) {
                 let paragraph = matches!(name.as_str(), "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "table" | "blockquote");
                 newline(&mut out, paragraph);
+            } else if matches!(name.as_str(), "td" | "th") {
+                // table cells of one row stay on its line, a blank apart ("Kurs 3,45 €")
+                push_text(&mut out, " ");
             }
         } else {
             if skip_until.is_none() {
@@ -261,5 +264,8 @@ mod tests {
         let deep = "<div>".repeat(100_000) + "Text" + &"</div>".repeat(100_000);
         assert_eq!(html_to_text(&deep), "Text");
         assert_eq!(html_to_text("<p>offen <b"), "offen <b");
+        // cells: one row per line, its cells a blank apart
+        let table = "<table><tr><th>Wert</th><th>Kurs</th></tr><tr><td>Kurs</td><td>3,45&nbsp;€</td></tr></table><p>Ende</p>";
+        assert_eq!(html_to_text(table), "Wert Kurs\nKurs 3,45 €\n\nEnde");
     }
 }
