@@ -2,7 +2,7 @@
 # The README's ablation table: `fintag eval` on a gold file (default data/test.jsonl) with
 # the shipped decoder and with one decoding rule switched off per row. Prints Markdown.
 # Usage: scripts/ablations.sh [GOLD.jsonl] [MODEL_DIR [BASE_DIR]]
-# One model pass per row: about 3 minutes for the 10 rows on data/test.jsonl (2 cores).
+# One model pass per row: about 4 minutes for the 12 rows on data/test.jsonl (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOLD="${1:-data/test.jsonl}"
@@ -20,6 +20,8 @@ rows=(
   "--no-quoted-titles|keep a quoted product title as tagged instead of up to the closing quote"
   "--no-entity-snap|spans straight from tokens, no word widening / edge trimming"
   "--no-entity-merge|keep same-label pieces split by one space or hyphen apart"
+  "--no-address-drop|keep entity spans inside web and e-mail addresses"
+  "--no-sign-join|leave a sign written before an amount out of its span"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"
 )

@@ -64,6 +64,14 @@ pub struct DecodeConfig {
     /// "IPO-Radar" and LOC "Asien"; every one of the corpus's 236 quoted products is the
     /// whole quote) (ablation switch).
     pub whole_quoted_titles: bool,
+    /// No entity inside a web or e-mail address: an address is one word, and a name is never
+    /// cut out of a word ("www.boerse.de/[siemens]-studie"); bare host names stay (ablation
+    /// switch).
+    pub drop_address_entities: bool,
+    /// MONEY and PERCENT spans take the sign written right before their first digit, the
+    /// typographic minus included ("[−0,3 %]"; every signed amount of the corpus has its
+    /// sign in the span) (ablation switch).
+    pub join_signs: bool,
 }
 
 impl Default for DecodeConfig {
@@ -83,6 +91,8 @@ impl Default for DecodeConfig {
             require_units: true,
             trim_name_edges: true,
             whole_quoted_titles: true,
+            drop_address_entities: true,
+            join_signs: true,
         }
     }
 }
@@ -478,7 +488,7 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                 if trim_edges && label == EntityLabel::Per {
                     range = range.map(|(s, e)| with_initial_dot(chars, s, e));
                 }
-                if snap && matches!(label, EntityLabel::Money | EntityLabel::Percent) {
+                if cfg.join_signs && matches!(label, EntityLabel::Money | EntityLabel::Percent) {
                     range = range.map(|(s, e)| (with_sign(chars, s), e));
                 }
                 if let Some((s, e)) = range {
@@ -549,7 +559,7 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
     if cfg.whole_quoted_titles {
         out = with_whole_quoted_titles(chars, out);
     }
-    if snap {
+    if cfg.drop_address_entities {
         // a web address or e-mail address is one word: a name inside it is no entity
         let links = link_words(chars);
         out.retain(|s| !links.iter().any(|&(a, b)| s.start < b && s.end > a));
@@ -980,9 +990,9 @@ mod tests {
         let probs: Vec<Vec<f32>> = doc.encoding.tokens.iter().map(|t| row(if tagged(t) { b } else { o }, 0.99)).collect();
         let texts = |cfg: &DecodeConfig| decode_entities(&c, &doc, &probs, cfg).into_iter().map(|s| s.text).collect::<Vec<_>>();
         assert_eq!(texts(&DecodeConfig::default()), ["Siemens", "JD.com"]);
-        // without word snapping (the ablation) the rule is off with the rest of it
-        let raw = DecodeConfig { snap_entities: false, ..DecodeConfig::default() };
-        assert_eq!(texts(&raw)[1..3], ["www.radar24.de/siemens-studie,", "t.me/siemensfans"]);
+        // the ablation switch keeps them
+        let raw = DecodeConfig { drop_address_entities: false, ..DecodeConfig::default() };
+        assert_eq!(texts(&raw), ["Siemens", "www.radar24.de/siemens-studie", "t.me/siemensfans", "info@siemens-brief.de", "JD.com"]);
     }
 
     #[test]
