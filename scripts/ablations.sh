@@ -20,7 +20,7 @@ rows=(
   "--no-quoted-titles|keep a quoted product title as tagged instead of up to the closing quote"
   "--no-entity-snap|spans straight from tokens, no word widening / edge trimming"
   "--no-entity-merge|keep same-label pieces split by one space or hyphen apart"
-  "--no-address-drop|keep entity spans inside web and e-mail addresses"
+  "--no-whole-addresses|keep entity spans inside web and e-mail addresses, let PROMO clause edges cut them"
   "--no-sign-join|leave a sign written before an amount out of its span"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"

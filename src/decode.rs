@@ -17,6 +17,7 @@ use crate::labels::{EntityLabel, Sentiment, SpanLabel};
 use crate::model::heads::HeadOutputs;
 use crate::model::tagger::PreparedDoc;
 use crate::text::is_emoji;
+use crate::text::offsets::{trim_back, trim_front};
 
 /// Thresholds of the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -64,10 +65,11 @@ pub struct DecodeConfig {
     /// "IPO-Radar" and LOC "Asien"; every one of the corpus's 236 quoted products is the
     /// whole quote) (ablation switch).
     pub whole_quoted_titles: bool,
-    /// No entity inside a web or e-mail address: an address is one word, and a name is never
-    /// cut out of a word ("www.boerse.de/[siemens]-studie"); bare host names stay (ablation
-    /// switch).
-    pub drop_address_entities: bool,
+    /// A web or e-mail address is one word: no entity is cut out of it
+    /// ("www.boerse.de/[siemens]-studie"), and a PROMO clause that reaches into it takes it
+    /// whole ("jetzt herunterladen: www" → "… www.app.de/download"); bare host names stay
+    /// (ablation switch).
+    pub whole_addresses: bool,
     /// MONEY and PERCENT spans take the sign written right before their first digit, the
     /// typographic minus included ("[−0,3 %]"; every signed amount of the corpus has its
     /// sign in the span) (ablation switch).
@@ -91,7 +93,7 @@ impl Default for DecodeConfig {
             require_units: true,
             trim_name_edges: true,
             whole_quoted_titles: true,
-            drop_address_entities: true,
+            whole_addresses: true,
             join_signs: true,
         }
     }
@@ -192,22 +194,6 @@ fn word_char(c: char) -> bool {
     c.is_alphanumeric()
 }
 
-/// `s` moved forward past the characters (by index) that `trim` accepts, never beyond `e`.
-fn trim_front(mut s: usize, e: usize, trim: impl Fn(usize) -> bool) -> usize {
-    while s < e && trim(s) {
-        s += 1;
-    }
-    s
-}
-
-/// `e` moved back past the characters (by index) that `trim` accepts, never before `s`.
-fn trim_back(s: usize, mut e: usize, trim: impl Fn(usize) -> bool) -> usize {
-    while e > s && trim(e - 1) {
-        e -= 1;
-    }
-    e
-}
-
 /// Widens [s, e) to whole words and trims edge punctuation. None for a span in a word
 /// joined by underscores: a user handle or identifier ("Laborratte_Lea"), which is no
 /// entity (no span of the corpus touches an underscore).
@@ -230,58 +216,6 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
         edge_trim(chars[i]) || (chars[i] == '.' && i > s && !abbreviation_dot(chars, s, i + 1) && !one_letter_before(chars, s, i))
     });
     (s < e).then_some((s, e))
-}
-
-/// The web and e-mail addresses of a text, as [start, end) between blanks (without
-/// closing punctuation): words that begin with a scheme ("https://") or "www.", words with
-/// a path after a host name ("t.me/gruppe", "boerse.de/report"), and words with an "@"
-/// before a host name. A bare host name ("JD.com", "onvista.de") is left to the model: it
-/// is a company's or a publication's name as often as an address.
-fn link_words(chars: &[char]) -> Vec<(usize, usize)> {
-    let host = |w: &[char]| {
-        let labels: Vec<&[char]> = w.split(|&c| c == '.').collect();
-        let tld = labels.last().copied().unwrap_or_default();
-        labels.len() >= 2
-            && labels.iter().all(|l| !l.is_empty() && l.iter().all(|c| c.is_alphanumeric() || *c == '-'))
-            && tld.len() >= 2
-            && tld.iter().all(|c| c.is_alphabetic())
-    };
-    let mut out = Vec::new();
-    for (s, i) in blank_words(chars) {
-        let e = trim_back(s, i, |k| matches!(chars[k], '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '“' | '”' | '"' | '»' | '«' | '\''));
-        let s = trim_front(s, e, |k| matches!(chars[k], '(' | '[' | '„' | '“' | '"' | '»' | '«' | '\''));
-        let word: String = chars[s..e].iter().collect::<String>().to_lowercase();
-        let w: Vec<char> = word.chars().collect();
-        let before = |c: char| w.iter().position(|&x| x == c).map(|p| &w[..p]);
-        let after = |c: char| w.iter().position(|&x| x == c).map(|p| &w[p + 1..]);
-        let is_link = word.starts_with("http://")
-            || word.starts_with("https://")
-            || word.starts_with("www.")
-            || before('/').is_some_and(|h| host(h))
-            || after('@').is_some_and(|h| !before('@').unwrap_or_default().is_empty() && host(h));
-        if is_link {
-            out.push((s, e));
-        }
-    }
-    out
-}
-
-/// The runs of non-blank characters, as [start, end).
-fn blank_words(chars: &[char]) -> Vec<(usize, usize)> {
-    let mut words = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < chars.len() && !chars[i].is_whitespace() {
-            i += 1;
-        }
-        words.push((s, i));
-    }
-    words
 }
 
 /// [s, e) cut at every line break, the breaks themselves left out.
@@ -559,9 +493,9 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
     if cfg.whole_quoted_titles {
         out = with_whole_quoted_titles(chars, out);
     }
-    if cfg.drop_address_entities {
+    if cfg.whole_addresses {
         // a web address or e-mail address is one word: a name inside it is no entity
-        let links = link_words(chars);
+        let links = crate::text::address_words(chars);
         out.retain(|s| !links.iter().any(|&(a, b)| s.start < b && s.end > a));
     }
     // the edges are final: each span's text is read once, here
@@ -643,6 +577,7 @@ pub fn decode_promo(
     entities: &[ScoredSpan],
     cfg: &DecodeConfig,
 ) -> Vec<ScoredSpan> {
+    let addresses = if cfg.whole_addresses { crate::text::address_words(chars) } else { Vec::new() };
     let mut out = Vec::new();
     for (si, sent) in doc.sentences.iter().enumerate() {
         let toks = &doc.sentence_tokens[si];
@@ -691,6 +626,7 @@ pub fn decode_promo(
             } else {
                 trim_space(chars, raw_s, raw_e).unwrap_or((raw_s, raw_s))
             };
+            let (s, e) = over_addresses(&addresses, s, e);
             let long_enough = !cfg.promo_by_sentence || j - i >= cfg.min_clause_tokens;
             if e > s + 1 && long_enough {
                 runs.push((s, e, content[i..j].iter().map(|&t| promo[t]).sum::<f32>(), j - i));
@@ -757,6 +693,19 @@ fn edge_symbol(c: char) -> bool {
 /// ("Norrsken-Aktie", "Ad-hoc").
 fn joins_word(chars: &[char], i: usize) -> bool {
     matches!(chars[i], '-' | '‐') && i > 0 && i + 1 < chars.len() && word_char(chars[i - 1]) && word_char(chars[i + 1])
+}
+
+/// [s, e) widened to the whole of each address an edge falls inside.
+fn over_addresses(addresses: &[(usize, usize)], mut s: usize, mut e: usize) -> (usize, usize) {
+    for &(a, b) in addresses {
+        if a < s && s < b {
+            s = a;
+        }
+        if a < e && e < b {
+            e = b;
+        }
+    }
+    (s, e)
 }
 
 /// The clause spans of one sentence made final: spans with only blanks and commas between
@@ -884,7 +833,7 @@ mod tests {
     fn words_doc(text: &str, sentences: &[(usize, usize)]) -> PreparedDoc {
         let chars: Vec<char> = text.chars().collect();
         let tokens: Vec<crate::encode::Token> =
-            blank_words(&chars).into_iter().map(|(start, end)| crate::encode::Token { id: 5, start, end }).collect();
+            crate::text::blank_words(&chars).into_iter().map(|(start, end)| crate::encode::Token { id: 5, start, end }).collect();
         let sentences: Vec<crate::text::SentenceBounds> =
             sentences.iter().map(|&(start, end)| crate::text::SentenceBounds { start, end }).collect();
         let sentence_tokens = sentences
@@ -978,8 +927,14 @@ mod tests {
         let text = "Studie zu Siemens unter www.radar24.de/siemens-studie, Chat: t.me/siemensfans (oder \
                     info@siemens-brief.de). JD.com und onvista.de, EUR/USD, S.A./N.V.";
         let c: Vec<char> = text.chars().collect();
-        let links: Vec<String> = link_words(&c).into_iter().map(|(s, e)| c[s..e].iter().collect()).collect();
+        let links: Vec<String> = crate::text::address_words(&c).into_iter().map(|(s, e)| c[s..e].iter().collect()).collect();
         assert_eq!(links, ["www.radar24.de/siemens-studie", "t.me/siemensfans", "info@siemens-brief.de"]);
+        // a PROMO clause edge inside an address moves to its edge: "… unter www" takes it whole
+        let addresses = crate::text::address_words(&c);
+        let www = text.find("www").unwrap();
+        assert_eq!(over_addresses(&addresses, 0, www + 3), (0, www + 29));
+        assert_eq!(over_addresses(&addresses, www + 4, www + 34), (www, www + 34));
+        assert_eq!(over_addresses(&addresses, 0, 10), (0, 10));
         // decoding: one ORG per "Siemens"/"siemens" the model would tag; those in addresses go
         let doc = words_doc(text, &[(0, c.len())]);
         let (b, o) = (EntityLabel::Org.begin_tag(), 0);
@@ -991,7 +946,7 @@ mod tests {
         let texts = |cfg: &DecodeConfig| decode_entities(&c, &doc, &probs, cfg).into_iter().map(|s| s.text).collect::<Vec<_>>();
         assert_eq!(texts(&DecodeConfig::default()), ["Siemens", "JD.com"]);
         // the ablation switch keeps them
-        let raw = DecodeConfig { drop_address_entities: false, ..DecodeConfig::default() };
+        let raw = DecodeConfig { whole_addresses: false, ..DecodeConfig::default() };
         assert_eq!(texts(&raw), ["Siemens", "www.radar24.de/siemens-studie", "t.me/siemensfans", "info@siemens-brief.de", "JD.com"]);
     }
 

@@ -59,9 +59,9 @@ pub struct EvalArgs {
     /// widening them to the closing quote
     #[arg(long)]
     pub no_quoted_titles: bool,
-    /// Ablation: keep entity spans inside web and e-mail addresses
+    /// Ablation: keep entity spans inside web and e-mail addresses, let PROMO clause edges cut them
     #[arg(long)]
-    pub no_address_drop: bool,
+    pub no_whole_addresses: bool,
     /// Ablation: leave a sign written before an amount out of its MONEY/PERCENT span
     #[arg(long)]
     pub no_sign_join: bool,
@@ -135,7 +135,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.require_units = !a.no_unit_check;
             pipeline.decode.trim_name_edges = !a.no_name_trim;
             pipeline.decode.whole_quoted_titles = !a.no_quoted_titles;
-            pipeline.decode.drop_address_entities = !a.no_address_drop;
+            pipeline.decode.whole_addresses = !a.no_whole_addresses;
             pipeline.decode.join_signs = !a.no_sign_join;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;

@@ -48,6 +48,22 @@ impl CharIndex {
     }
 }
 
+/// `s` moved forward past the characters (by index) that `trim` accepts, never beyond `e`.
+pub fn trim_front(mut s: usize, e: usize, trim: impl Fn(usize) -> bool) -> usize {
+    while s < e && trim(s) {
+        s += 1;
+    }
+    s
+}
+
+/// `e` moved back past the characters (by index) that `trim` accepts, never before `s`.
+pub fn trim_back(s: usize, mut e: usize, trim: impl Fn(usize) -> bool) -> usize {
+    while e > s && trim(e - 1) {
+        e -= 1;
+    }
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
