@@ -19,6 +19,10 @@ pub fn address_words(chars: &[char]) -> Vec<(usize, usize)> {
     };
     let mut out = Vec::new();
     for (s, i) in blank_words(chars) {
+        // every address has a "/", "@" or "."; most words have none and cost no more
+        if !chars[s..i].iter().any(|&c| matches!(c, '/' | '@' | '.')) {
+            continue;
+        }
         let e = trim_back(s, i, |k| matches!(chars[k], '.' | ',' | ';' | ':' | '!' | '?' | ')' | ']' | '“' | '”' | '"' | '»' | '«' | '\''));
         let s = trim_front(s, e, |k| matches!(chars[k], '(' | '[' | '„' | '“' | '"' | '»' | '«' | '\''));
         let word: String = chars[s..e].iter().collect::<String>().to_lowercase();
