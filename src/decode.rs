@@ -72,7 +72,8 @@ pub struct DecodeConfig {
     pub whole_addresses: bool,
     /// MONEY and PERCENT spans take the sign written right before their first digit, the
     /// typographic minus included ("[−0,3 %]"; every signed amount of the corpus has its
-    /// sign in the span) (ablation switch).
+    /// sign in the span), and MONEY spans a currency symbol before them ("[$415]") (ablation
+    /// switch).
     pub join_signs: bool,
 }
 
@@ -208,12 +209,19 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
     if (s > 0 && underscore(s - 1)) || underscore(e) || chars[s..e].contains(&'_') {
         return None;
     }
-    // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro")
-    let s = trim_front(s, e, |i| edge_trim(chars[i]) && !(matches!(chars[i], '-' | '–') && i + 1 < e && chars[i + 1].is_ascii_digit()));
+    // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro"), and so does a
+    // dollar sign beside one ("$415", "212 $"; a cashtag's "$" before letters goes)
+    let digit_at = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let dollar_before_number = |i: usize| chars[i] == '$' && (digit_at(i + 1) || (chars.get(i + 1) == Some(&' ') && digit_at(i + 2)));
+    let dollar_after_number = |i: usize| chars[i] == '$' && i > 0 && (digit_at(i - 1) || (i > 1 && chars[i - 1] == ' ' && digit_at(i - 2)));
+    let s = trim_front(s, e, |i| {
+        edge_trim(chars[i]) && !(matches!(chars[i], '-' | '–') && i + 1 < e && chars[i + 1].is_ascii_digit()) && !dollar_before_number(i)
+    });
     // a final dot goes unless it ends an abbreviation ("Corp.", "Mrd.") or a one-letter
     // word ("S.A.", "e.V."); a sentence's full stop after an amount does go ("15,1 Mrd. Euro.")
     let e = trim_back(s, e, |i| {
-        edge_trim(chars[i]) || (chars[i] == '.' && i > s && !abbreviation_dot(chars, s, i + 1) && !one_letter_before(chars, s, i))
+        (edge_trim(chars[i]) && !dollar_after_number(i))
+            || (chars[i] == '.' && i > s && !abbreviation_dot(chars, s, i + 1) && !one_letter_before(chars, s, i))
     });
     (s < e).then_some((s, e))
 }
@@ -289,6 +297,21 @@ fn with_sign(chars: &[char], s: usize) -> usize {
     let free = s < 2 || chars[s - 2].is_whitespace() || matches!(chars[s - 2], '(' | '[' | '/' | ':');
     if sign && free && chars.get(s).is_some_and(char::is_ascii_digit) {
         s - 1
+    } else {
+        s
+    }
+}
+
+/// An amount's start moved onto a currency symbol written before it ("$415", "€ 0,8 Mio."),
+/// which the unit check then finds; the model, which saw dollar signs only after amounts
+/// ("11,20 $"), leaves one before an amount out.
+fn with_currency_symbol(chars: &[char], s: usize) -> usize {
+    let symbol = |i: usize| matches!(chars[i], '$' | '€' | '£' | '¥');
+    let free = |i: usize| i == 0 || chars[i - 1].is_whitespace() || matches!(chars[i - 1], '(' | '[' | '/' | ':');
+    if s > 0 && symbol(s - 1) && free(s - 1) {
+        s - 1
+    } else if s > 1 && chars[s - 1] == ' ' && symbol(s - 2) && free(s - 2) {
+        s - 2
     } else {
         s
     }
@@ -424,6 +447,9 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
                 }
                 if cfg.join_signs && matches!(label, EntityLabel::Money | EntityLabel::Percent) {
                     range = range.map(|(s, e)| (with_sign(chars, s), e));
+                }
+                if cfg.join_signs && label == EntityLabel::Money {
+                    range = range.map(|(s, e)| (with_currency_symbol(chars, s), e));
                 }
                 if let Some((s, e)) = range {
                     spans.push(ScoredSpan { start: s, end: e, label: SpanLabel::Entity(label), score, text: String::new() });
@@ -920,6 +946,19 @@ mod tests {
         // no digit after the sign: nothing to join
         assert_eq!(with_sign(&c, at("x")), at("x"));
         assert_eq!(with_sign(&c, 0), 0);
+        // currency symbols before an amount join MONEY; a cashtag's "$" is no currency
+        let d: Vec<char> = "Microsoft $415, Bitcoin $ 98.000, Kurs€5, $RHM".chars().collect();
+        let text: String = d.iter().collect();
+        let at = |needle: &str| text[..text.find(needle).unwrap()].chars().count();
+        assert_eq!(with_currency_symbol(&d, at("415")), at("$415"));
+        assert_eq!(with_currency_symbol(&d, at("98.000")), at("$ 98.000"));
+        assert_eq!(with_currency_symbol(&d, at("5,")), at("5,"));
+        // snapping keeps a dollar sign beside a number and trims a cashtag's
+        assert_eq!(snap_entity(&d, at("$415"), at("$415") + 4), Some((at("$415"), at("$415") + 4)));
+        assert_eq!(snap_entity(&d, at("$RHM"), at("$RHM") + 4), Some((at("RHM"), at("RHM") + 3)));
+        let e: Vec<char> = "kostet 212 $, dann 120$.".chars().collect();
+        assert_eq!(snap_entity(&e, 7, 12), Some((7, 12)));
+        assert_eq!(snap_entity(&e, 19, 24), Some((19, 23)));
     }
 
     #[test]
