@@ -933,11 +933,16 @@ mod tests {
         }
     }
 
+    /// The code-point position of `needle`'s first occurrence in `text`.
+    fn position(text: &str, needle: &str) -> usize {
+        text[..text.find(needle).unwrap()].chars().count()
+    }
+
     #[test]
     fn an_amount_takes_the_sign_written_before_it() {
-        let c: Vec<char> = "MDAX (−0,3 %), Gold –1,2 %, Kurs 5-7 %, Plus: +2 %, A −x".chars().collect();
-        let text: String = c.iter().collect();
-        let at = |needle: &str| text[..text.find(needle).unwrap()].chars().count();
+        let text = "MDAX (−0,3 %), Gold –1,2 %, Kurs 5-7 %, Plus: +2 %, A −x";
+        let c: Vec<char> = text.chars().collect();
+        let at = |needle: &str| position(text, needle);
         // the minus sign and an en dash written as one join; a range's hyphen does not
         assert_eq!(with_sign(&c, at("0,3")), at("−0,3"));
         assert_eq!(with_sign(&c, at("1,2")), at("–1,2"));
@@ -947,9 +952,9 @@ mod tests {
         assert_eq!(with_sign(&c, at("x")), at("x"));
         assert_eq!(with_sign(&c, 0), 0);
         // currency symbols before an amount join MONEY; a cashtag's "$" is no currency
-        let d: Vec<char> = "Microsoft $415, Bitcoin $ 98.000, Kurs€5, $RHM".chars().collect();
-        let text: String = d.iter().collect();
-        let at = |needle: &str| text[..text.find(needle).unwrap()].chars().count();
+        let text = "Microsoft $415, Bitcoin $ 98.000, Kurs€5, $RHM";
+        let d: Vec<char> = text.chars().collect();
+        let at = |needle: &str| position(text, needle);
         assert_eq!(with_currency_symbol(&d, at("415")), at("$415"));
         assert_eq!(with_currency_symbol(&d, at("98.000")), at("$ 98.000"));
         assert_eq!(with_currency_symbol(&d, at("5,")), at("5,"));
