@@ -294,12 +294,17 @@ fn with_initial_dot(chars: &[char], s: usize, e: usize) -> (usize, usize) {
 /// as one it leaves out.
 fn with_sign(chars: &[char], s: usize) -> usize {
     let sign = s > 0 && matches!(chars[s - 1], '+' | '-' | '−' | '–');
-    let free = s < 2 || chars[s - 2].is_whitespace() || matches!(chars[s - 2], '(' | '[' | '/' | ':');
-    if sign && free && chars.get(s).is_some_and(char::is_ascii_digit) {
+    if sign && starts_word(chars, s - 1) && chars.get(s).is_some_and(char::is_ascii_digit) {
         s - 1
     } else {
         s
     }
+}
+
+/// Whether position `i` begins a word: the text's start, or after a blank, an opening
+/// bracket, a slash or a colon.
+fn starts_word(chars: &[char], i: usize) -> bool {
+    i == 0 || chars[i - 1].is_whitespace() || matches!(chars[i - 1], '(' | '[' | '/' | ':')
 }
 
 /// An amount's start moved onto a currency symbol written before it ("$415", "€ 0,8 Mio."),
@@ -307,10 +312,9 @@ fn with_sign(chars: &[char], s: usize) -> usize {
 /// ("11,20 $"), leaves one before an amount out.
 fn with_currency_symbol(chars: &[char], s: usize) -> usize {
     let symbol = |i: usize| matches!(chars[i], '$' | '€' | '£' | '¥');
-    let free = |i: usize| i == 0 || chars[i - 1].is_whitespace() || matches!(chars[i - 1], '(' | '[' | '/' | ':');
-    if s > 0 && symbol(s - 1) && free(s - 1) {
+    if s > 0 && symbol(s - 1) && starts_word(chars, s - 1) {
         s - 1
-    } else if s > 1 && chars[s - 1] == ' ' && symbol(s - 2) && free(s - 2) {
+    } else if s > 1 && chars[s - 1] == ' ' && symbol(s - 2) && starts_word(chars, s - 2) {
         s - 2
     } else {
         s
@@ -971,10 +975,10 @@ mod tests {
         let text = "Studie zu Siemens unter www.radar24.de/siemens-studie, Chat: t.me/siemensfans (oder \
                     info@siemens-brief.de). JD.com und onvista.de, EUR/USD, S.A./N.V.";
         let c: Vec<char> = text.chars().collect();
-        let links: Vec<String> = crate::text::address_words(&c).into_iter().map(|(s, e)| c[s..e].iter().collect()).collect();
+        let addresses = crate::text::address_words(&c);
+        let links: Vec<String> = addresses.iter().map(|&(s, e)| c[s..e].iter().collect()).collect();
         assert_eq!(links, ["www.radar24.de/siemens-studie", "t.me/siemensfans", "info@siemens-brief.de"]);
         // a PROMO clause edge inside an address moves to its edge: "… unter www" takes it whole
-        let addresses = crate::text::address_words(&c);
         let www = text.find("www").unwrap();
         assert_eq!(over_addresses(&addresses, 0, www + 3), (0, www + 29));
         assert_eq!(over_addresses(&addresses, www + 4, www + 34), (www, www + 34));
