@@ -1,5 +1,5 @@
 # fintag — the two quick-start commands are `make demo` and `make test`.
-.PHONY: setup demo test corpus train eval eval-held-back eval-checks bench load-test fmt
+.PHONY: setup demo test corpus train eval eval-held-back eval-checks eval-robustness bench load-test fmt
 
 BIN := target/release/fintag
 
@@ -38,6 +38,13 @@ eval-held-back: setup
 eval-checks: setup
 	$(BIN) data import --from ann data/raw/checks/*.ann --out target/checks.jsonl
 	scripts/ablations.sh target/checks.jsonl
+
+# The test and held-back documents written differently (links, capitals, soft hyphens,
+# no-break spaces, Windows line ends, typewriter quotes), scored with and without the
+# input rule for each (README "On text it has never seen").
+eval-robustness: setup
+	$(BIN) data import --from ann data/raw/held-back/*.ann --out target/held-back.jsonl
+	scripts/robustness.sh
 
 bench: setup
 	scripts/bench

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's ablation table: `fintag eval` on a gold file (default data/test.jsonl) with
-# the shipped decoder and with one decoding rule switched off per row. Prints Markdown.
+# the shipped decoder and with one decoding or input rule switched off per row. Prints Markdown.
 # Usage: scripts/ablations.sh [GOLD.jsonl] [MODEL_DIR [BASE_DIR]]
-# One model pass per row: about 4 minutes for the 12 rows on data/test.jsonl (2 cores).
+# One model pass per row: about 6 minutes for the 17 rows on data/test.jsonl (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOLD="${1:-data/test.jsonl}"
@@ -22,6 +22,11 @@ rows=(
   "--no-entity-merge|keep same-label pieces split by one space or hyphen apart"
   "--no-whole-addresses|keep entity spans inside web and e-mail addresses, let PROMO clause edges cut them"
   "--no-sign-join|leave a sign written before an amount out of its span"
+  "--no-weekday-join|keep a weekday and the date after it as two DATE spans"
+  "--show-addresses|the model reads web and e-mail addresses"
+  "--no-shouting-fold|the model reads lines in capitals as written"
+  "--read-invisible|the model reads soft hyphens and other invisible characters"
+  "--no-unwrap|every line break of hard-wrapped text ends a line"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"
 )

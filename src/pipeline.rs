@@ -249,7 +249,9 @@ pub(crate) fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result
     if n > max_chars {
         return Err(FintagError::Invalid(format!("{}: too long for one document ({n} characters, at most {max_chars}); split it", d.id)));
     }
-    let p = tagger.prepare(&d.text, split_sentences(&d.text))?;
+    let sentences =
+        if tagger.config.join_wrapped_lines { split_sentences(&crate::text::unwrapped(&d.text)) } else { split_sentences(&d.text) };
+    let p = tagger.prepare(&d.text, sentences)?;
     if p.encoding.tokens.is_empty() {
         return Err(FintagError::Empty(d.id.clone()));
     }

@@ -65,6 +65,21 @@ pub struct EvalArgs {
     /// Ablation: leave a sign written before an amount out of its MONEY/PERCENT span
     #[arg(long)]
     pub no_sign_join: bool,
+    /// Ablation: keep a weekday and the date after it ("Mittwoch, 6. Mai") as two DATE spans
+    #[arg(long)]
+    pub no_weekday_join: bool,
+    /// Ablation: let the model read the tokens of web and e-mail addresses
+    #[arg(long)]
+    pub show_addresses: bool,
+    /// Ablation: let the model read lines written in capitals as they are
+    #[arg(long)]
+    pub no_shouting_fold: bool,
+    /// Ablation: let the model read soft hyphens and other invisible characters
+    #[arg(long)]
+    pub read_invisible: bool,
+    /// Ablation: read every line break of hard-wrapped text as the end of a line
+    #[arg(long)]
+    pub no_unwrap: bool,
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
@@ -137,6 +152,12 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.whole_quoted_titles = !a.no_quoted_titles;
             pipeline.decode.whole_addresses = !a.no_whole_addresses;
             pipeline.decode.join_signs = !a.no_sign_join;
+            pipeline.decode.join_weekday_dates = !a.no_weekday_join;
+            let input = &mut pipeline.tagger.config;
+            input.hide_addresses &= !a.show_addresses;
+            input.fold_shouting &= !a.no_shouting_fold;
+            input.drop_invisible &= !a.read_invisible;
+            input.join_wrapped_lines &= !a.no_unwrap;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }

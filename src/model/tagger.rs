@@ -4,7 +4,7 @@
 use super::base::{write_json, BaseModelDir, BaseWeights};
 use super::encoder::Encoder;
 use super::heads::{is_promo_sentence_var, HeadOutputs, Heads};
-use crate::encode::{make_windows, token_owners, Encoding, TextTokenizer, Window, WindowConfig};
+use crate::encode::{make_windows, token_owners, Encoding, InputRules, TextTokenizer, Window, WindowConfig};
 use crate::error::{FintagError, Result};
 use crate::text::SentenceBounds;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,27 @@ pub struct TaggerConfig {
     /// before this option existed have none).
     #[serde(default)]
     pub promo_sentence_head: bool,
+    /// Web and e-mail addresses (text::address_words) are left out of the model's input.
+    /// The corpus has none, and the model read them as calls to action: one link line
+    /// added to a plain article ("… steht unter https://…pdf zum Download bereit.") made
+    /// half of them clickbait. Their characters stay in the text, and the decoder treats
+    /// each as one word (`DecodeConfig::whole_addresses`). Off in models whose config.json
+    /// predates it.
+    #[serde(default)]
+    pub hide_addresses: bool,
+    /// Lines written in capitals are read in sentence case (`InputRules::fold_shouting`).
+    /// Off in models whose config.json predates it.
+    #[serde(default)]
+    pub fold_shouting: bool,
+    /// Soft hyphens and other invisible characters are not read
+    /// (`InputRules::drop_invisible`). Off in models whose config.json predates it.
+    #[serde(default)]
+    pub drop_invisible: bool,
+    /// In hard-wrapped text (plain-text mail cut at one width) the line breaks inside a
+    /// paragraph are read as spaces by the sentence splitter and the decoder
+    /// (`text::soft_line_breaks`). Off in models whose config.json predates it.
+    #[serde(default)]
+    pub join_wrapped_lines: bool,
     /// Decoder thresholds, tuned on the dev set after training.
     #[serde(default)]
     pub decode: crate::decode::DecodeConfig,
@@ -73,9 +94,18 @@ impl TaggerConfig {
             weights_dtype: "float16".into(),
             document_sees_sentences: false,
             promo_sentence_head: false,
+            hide_addresses: true,
+            fold_shouting: true,
+            drop_invisible: true,
+            join_wrapped_lines: true,
             decode: crate::decode::DecodeConfig::default(),
         }
     }
+    /// How texts are changed before this model reads them.
+    pub fn input_rules(&self) -> InputRules {
+        InputRules { fold_shouting: self.fold_shouting, drop_invisible: self.drop_invisible }
+    }
+
     pub fn windows(&self) -> WindowConfig {
         WindowConfig { max_tokens: self.max_tokens, overlap: self.overlap }
     }
@@ -116,6 +146,9 @@ pub struct PreparedDoc {
     pub sentences: Vec<SentenceBounds>,
     /// For each sentence, the token indices it covers.
     pub sentence_tokens: Vec<Vec<usize>>,
+    /// Line breaks that only wrap a paragraph (`TaggerConfig::join_wrapped_lines`): the
+    /// decoder reads them as spaces.
+    pub soft_breaks: Vec<usize>,
 }
 
 impl PreparedDoc {
@@ -343,7 +376,11 @@ impl Tagger {
 
     /// Tokens, windows and sentence membership for a text and its sentences.
     pub fn prepare(&self, text: &str, sentences: Vec<SentenceBounds>) -> Result<PreparedDoc> {
-        let encoding = self.tokenizer.encode(text)?;
+        let chars: Vec<char> = text.chars().collect();
+        let mut encoding = self.tokenizer.encode_with(text, self.config.input_rules())?;
+        if self.config.hide_addresses {
+            encoding.hide_ranges(&crate::text::address_words(&chars));
+        }
         let windows = make_windows(&encoding, &self.tokenizer, self.config.windows());
         let ranges: Vec<(usize, usize)> = windows.iter().map(|w| (w.start, w.end)).collect();
         let owners = token_owners(&ranges, encoding.tokens.len());
@@ -362,7 +399,8 @@ impl Tagger {
                 sj += 1;
             }
         }
-        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens })
+        let soft_breaks = if self.config.join_wrapped_lines { crate::text::soft_line_breaks(&chars) } else { Vec::new() };
+        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks })
     }
 
     /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is
@@ -529,7 +567,14 @@ mod tests {
         let tokens = (0..7).map(|i| Token { id: 5, start: 2 * i, end: 2 * i + 1 }).collect();
         let sentence_tokens = vec![vec![0, 1, 2], vec![4, 5], vec![6]];
         let sentences = (0..3).map(|i| SentenceBounds { start: i, end: i + 1 }).collect();
-        let doc = PreparedDoc { encoding: Encoding { tokens }, windows: Vec::new(), owners: Vec::new(), sentences, sentence_tokens };
+        let doc = PreparedDoc {
+            encoding: Encoding { tokens },
+            windows: Vec::new(),
+            owners: Vec::new(),
+            sentences,
+            sentence_tokens,
+            soft_breaks: Vec::new(),
+        };
         let states = Tensor::of_slice(&(0..28).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>()).view([7, 4]);
         let dense = doc.sentence_states_within(&states, usize::MAX);
         let sums = doc.sentence_states_within(&states, 0);

@@ -4,8 +4,10 @@ pub mod addresses;
 pub mod decode;
 pub mod offsets;
 pub mod sentences;
+pub mod wraps;
 
 pub use addresses::{address_words, blank_words};
 pub use decode::{decode_bytes, html_to_text, DecodedText, SourceEncoding};
 pub use offsets::CharIndex;
 pub use sentences::{is_emoji, split_sentences, SentenceBounds};
+pub use wraps::{soft_line_breaks, unwrapped};

@@ -1,0 +1,169 @@
+//! What the shipped model reads of a text (the input rules of its config.json): no web or
+//! e-mail addresses, so a plain article with a link line stays a plain article; lines in
+//! capitals in sentence case; no invisible characters; hard-wrapped paragraphs as one line.
+//! Offsets always point into the text as given.
+
+mod common;
+
+use fintag::document::Document;
+use fintag::pipeline::Pipeline;
+
+fn pipeline() -> Pipeline {
+    Pipeline::load(&common::repo().join("models/fintag-de"), &common::base_dir()).unwrap()
+}
+
+#[test]
+fn address_tokens_are_left_out_of_the_model_input() {
+    let p = pipeline();
+    let text = "Der Bericht steht unter https://www.haveloh.com/berichte/bericht-2025.pdf bereit. Kontakt: presse@haveloh.com";
+    let chars: Vec<char> = text.chars().collect();
+    let addresses = fintag::text::address_words(&chars);
+    assert_eq!(addresses.len(), 2);
+    let inside = |s: usize, e: usize| addresses.iter().any(|&(a, b)| a <= s && e <= b);
+    let all = p.tagger.tokenizer.encode(text).unwrap().tokens;
+    let prepared = p.tagger.prepare(text, fintag::text::split_sentences(text)).unwrap();
+    let kept = &prepared.encoding.tokens;
+    assert!(kept.iter().all(|t| !inside(t.start, t.end)), "a token of an address reached the model");
+    // every other token is there, with its offsets
+    let outside: Vec<_> = all.iter().filter(|t| !inside(t.start, t.end)).copied().collect();
+    assert_eq!(kept, &outside);
+    assert!(kept.len() < all.len());
+    // a text that is only an address is read as it is (the model needs something to read)
+    let only = "www.haveloh.com/investor-relations";
+    let prepared = p.tagger.prepare(only, fintag::text::split_sentences(only)).unwrap();
+    assert_eq!(prepared.encoding.tokens, p.tagger.tokenizer.encode(only).unwrap().tokens);
+}
+
+/// The test set's documents without PROMO, each with a download line that carries a link.
+fn plain_articles_with_a_link() -> Vec<Document> {
+    let raw = std::fs::read_to_string(common::repo().join("data/test.jsonl")).unwrap();
+    raw.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|d| d["clickbait"] == false)
+        .map(|d| Document {
+            id: d["id"].as_str().unwrap().to_string(),
+            text: format!(
+                "{}\n\nDer vollständige Bericht steht unter https://www.{}.de/berichte/q3-2026.pdf zum Download bereit.",
+                d["text"].as_str().unwrap().trim_end(),
+                d["id"].as_str().unwrap().replace('-', "")
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn a_link_line_does_not_make_a_plain_article_clickbait() {
+    let docs = plain_articles_with_a_link();
+    assert!(docs.len() >= 20, "{} plain test documents", docs.len());
+    let flagged = |p: &Pipeline| {
+        let preds: Vec<_> = docs.iter().map(|d| p.predict(d).unwrap()).collect();
+        for (d, pred) in docs.iter().zip(&preds) {
+            // the address stays in the text the spans point into, and no entity is cut from it
+            assert!(pred.spans.iter().all(|s| s.end <= d.text.chars().count()));
+        }
+        preds.iter().filter(|pred| pred.clickbait > 0.5).count()
+    };
+    let mut p = pipeline();
+    let hidden = flagged(&p);
+    p.tagger.config.hide_addresses = false;
+    let shown = flagged(&p);
+    // measured: 2 of 28 with the addresses hidden, 15 of 28 when the model reads them
+    assert!(hidden * 4 <= shown && hidden * 7 <= docs.len(), "{hidden} flagged with addresses hidden, {shown} with them read");
+}
+
+/// The prediction's spans and sentences with their offsets moved by `back`, and its scores.
+fn moved(p: &fintag::document::Prediction, back: impl Fn(usize) -> usize) -> Vec<(usize, usize, String, u32)> {
+    let mut out: Vec<_> = p.spans.iter().map(|s| (back(s.start), back(s.end), format!("{:?}", s.label), s.score.to_bits())).collect();
+    out.extend(p.sentences.iter().map(|s| (back(s.start), back(s.end), format!("{:?}", s.sentiment), s.score.to_bits())));
+    out.push((0, 0, "clickbait".into(), p.clickbait.to_bits()));
+    out
+}
+
+/// The vocabulary ids the pipeline's model reads for `text`.
+fn read_ids(p: &Pipeline, text: &str) -> Vec<i64> {
+    p.tagger.prepare(text, fintag::text::split_sentences(text)).unwrap().encoding.tokens.iter().map(|t| t.id).collect()
+}
+
+#[test]
+fn soft_hyphens_change_nothing_but_the_offsets() {
+    let p = pipeline();
+    let clean =
+        "Die Unternehmensführung der Vermögensverwaltung meldet Rekordergebnisse: Der Umsatz stieg um 12 Prozent auf 4,2 Mrd. Euro.";
+    // a soft hyphen after the 7th letter of every long word, as web pages carry them
+    let mut hyphenated = String::new();
+    let mut map = Vec::new(); // clean code point -> hyphenated code point
+    let mut run = 0;
+    for c in clean.chars() {
+        run = if c.is_alphabetic() { run + 1 } else { 0 };
+        if run == 8 {
+            hyphenated.push('\u{ad}');
+        }
+        map.push(hyphenated.chars().count());
+        hyphenated.push(c);
+    }
+    map.push(hyphenated.chars().count());
+    assert_eq!(hyphenated.chars().count(), clean.chars().count() + 3);
+    let a = p.predict(&Document { id: "clean".into(), text: clean.into() }).unwrap();
+    let b = p.predict(&Document { id: "shy".into(), text: hyphenated.clone() }).unwrap();
+    assert!(a.spans.iter().any(|s| s.text == "Unternehmensführung" || s.text == "4,2 Mrd. Euro"));
+    // the same spans, sentences and scores, each at its place in the hyphenated text
+    assert_eq!(moved(&b, |i| i), moved(&a, |i| map[i]));
+    // because the model reads the same pieces; with the rule off it reads others
+    assert_eq!(read_ids(&p, &hyphenated), read_ids(&p, clean));
+    let mut raw = pipeline();
+    raw.tagger.config.drop_invisible = false;
+    assert_ne!(read_ids(&raw, &hyphenated), read_ids(&raw, clean));
+}
+
+#[test]
+fn a_line_in_capitals_is_read_like_the_same_line_in_sentence_case() {
+    let p = pipeline();
+    let loud = "SIEMENS-AKTIE BRICHT EIN: GEWINNWARNUNG SCHOCKT ANLEGER\nDie Siemens AG hat am Dienstag ihre Prognose gesenkt.";
+    let calm = "Siemens-aktie bricht ein: Gewinnwarnung schockt anleger\nDie Siemens AG hat am Dienstag ihre Prognose gesenkt.";
+    let a = p.predict(&Document { id: "loud".into(), text: loud.into() }).unwrap();
+    let b = p.predict(&Document { id: "calm".into(), text: calm.into() }).unwrap();
+    // one character for one: the same offsets, labels and scores; the span text is the text's own
+    assert_eq!(moved(&a, |i| i), moved(&b, |i| i));
+    assert!(a.spans.iter().any(|s| s.text == "SIEMENS-AKTIE"), "{:?}", a.spans);
+    assert_eq!(read_ids(&p, loud), read_ids(&p, calm));
+    let mut raw = pipeline();
+    raw.tagger.config.fold_shouting = false;
+    assert_ne!(read_ids(&raw, loud), read_ids(&raw, calm));
+}
+
+#[test]
+fn a_hard_wrapped_paragraph_is_read_like_the_same_paragraph_in_one_line() {
+    let p = pipeline();
+    let flat = "Siemens Energy hebt die Prognose an\n\nDie Aktie der Siemens Energy AG legte am Dienstag im frühen Handel um 4,2 Prozent zu, nachdem der Konzern seine Prognose für das laufende Geschäftsjahr erhöht hatte. Vorstandschef Christian Bruch sieht die Nachfrage nach Gasturbinen in den USA und in Europa weiter steigen.";
+    // the same text cut into lines of at most 51 characters, one character for one ("Christian\nBruch")
+    let mut wrapped: Vec<char> = flat.chars().collect();
+    let (mut column, mut space) = (0, None);
+    for i in 0..wrapped.len() {
+        match wrapped[i] {
+            '\n' => (column, space) = (0, None),
+            c => {
+                if c == ' ' {
+                    space = Some(i);
+                }
+                column += 1;
+                if let (true, Some(s)) = (column > 51, space) {
+                    wrapped[s] = '\n';
+                    (column, space) = (i - s, None);
+                }
+            }
+        }
+    }
+    let wrapped: String = wrapped.into_iter().collect();
+    assert!(wrapped.matches('\n').count() >= 6, "{wrapped}");
+    let a = p.predict(&Document { id: "flat".into(), text: flat.into() }).unwrap();
+    let b = p.predict(&Document { id: "wrapped".into(), text: wrapped.clone() }).unwrap();
+    // the same spans, sentences and scores; a span's text is the text as written
+    assert_eq!(moved(&b, |i| i), moved(&a, |i| i));
+    assert!(b.spans.iter().any(|s| s.text == "Christian\nBruch"), "{:?}", b.spans);
+    assert_eq!(b.sentences.len(), 3);
+    // read line by line, the wrapped paragraph falls apart into line-long sentences
+    let mut raw = pipeline();
+    raw.tagger.config.join_wrapped_lines = false;
+    let c = raw.predict(&Document { id: "wrapped".into(), text: wrapped }).unwrap();
+    assert!(c.sentences.len() > 3);
+}
