@@ -40,8 +40,9 @@ eval-checks: setup
 	scripts/ablations.sh target/checks.jsonl
 
 # The test and held-back documents written differently (links, capitals, soft hyphens,
-# no-break spaces, Windows line ends, typewriter quotes), scored with and without the
-# input rule for each (README "On text it has never seen").
+# no-break spaces, Windows line ends, typewriter quotes, Markdown bold, wrapped lines, small
+# letters), scored with and without the input rule for each (README "On text it has never
+# seen").
 eval-robustness: setup
 	$(BIN) data import --from ann data/raw/held-back/*.ann --out target/held-back.jsonl
 	scripts/robustness.sh

@@ -2,7 +2,7 @@
 # The README's ablation table: `fintag eval` on a gold file (default data/test.jsonl) with
 # the shipped decoder and with one decoding or input rule switched off per row. Prints Markdown.
 # Usage: scripts/ablations.sh [GOLD.jsonl] [MODEL_DIR [BASE_DIR]]
-# One model pass per row: about 6 minutes for the 17 rows on data/test.jsonl (2 cores).
+# One model pass per row: about 6 minutes for the 18 rows on data/test.jsonl (2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOLD="${1:-data/test.jsonl}"
@@ -26,6 +26,7 @@ rows=(
   "--show-addresses|the model reads web and e-mail addresses"
   "--no-shouting-fold|the model reads lines in capitals as written"
   "--read-invisible|the model reads soft hyphens and other invisible characters"
+  "--read-emphasis|the model reads Markdown emphasis markers"
   "--no-unwrap|every line break of hard-wrapped text ends a line"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"

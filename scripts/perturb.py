@@ -15,6 +15,8 @@ gold offset with the text, so `fintag eval` on the output measures what the chan
   nbsp           a no-break space between a number and its unit ("3,5 Prozent")
   crlf           Windows line ends
   quotes         typewriter quotes instead of „…“ and ‚…‘
+  bold           every company, security and product name in Markdown bold (**…**), as
+                 forum and chat posts write them
   wrap72         paragraphs cut into lines of at most 72 characters, as plain-text mail
                  sends them (a space becomes the line break)
   lowercase      everything in small letters, as some forum posts are written
@@ -39,18 +41,19 @@ CALL_LINKS = [
 QUOTES = {"„": '"', "“": '"', "”": '"', "‚": "'", "‘": "'", "’": "'"}
 
 
-def rewritten(doc, pieces):
-    """The document with its text made of `pieces` (one string per original code point,
-    plus one for the end) and every offset moved to where its piece starts. Pieces only
-    grow inside words and at line ends, where no span starts."""
+def rewritten(doc, inserted):
+    """The document with `inserted[i]` written before its i-th code point (one entry more for
+    the end) and every offset moved along: a sentence starts at what is inserted before it,
+    a span after it; both end before what is inserted at their end."""
     starts, pos = [], 0
-    for p in pieces:
+    for i, before in enumerate(inserted):
         starts.append(pos)
-        pos += len(p)
-    new = dict(doc, text="".join(pieces))
-    for layer in ("spans", "sentences"):
-        if layer in doc:
-            new[layer] = [dict(s, start=starts[s["start"]], end=starts[s["end"]]) for s in doc[layer]]
+        pos += len(before) + (1 if i < len(doc["text"]) else 0)
+    text = "".join(before + c for before, c in zip(inserted, doc["text"])) + inserted[-1]
+    new = dict(doc, text=text)
+    new["spans"] = [dict(s, start=starts[s["start"]] + len(inserted[s["start"]]), end=starts[s["end"]]) for s in doc["spans"]]
+    if "sentences" in doc:
+        new["sentences"] = [dict(s, start=starts[s["start"]], end=starts[s["end"]]) for s in doc["sentences"]]
     return new
 
 
@@ -98,10 +101,16 @@ def variant(name, doc, n):
         unit = lambda i: i + 1 < len(t) and (t[i + 1].isalpha() or t[i + 1] in "%€$")
         return dict(doc, text="".join("\u00a0" if c == " " and i > 0 and t[i - 1].isdigit() and unit(i) else c for i, c in enumerate(t)))
     if name == "crlf":
-        return rewritten(doc, ["\r\n" if c == "\n" else c for c in t] + [""])
+        return rewritten(doc, ["\r" if c == "\n" else "" for c in t] + [""])
     if name == "soft-hyphen":
         at = {m.start() + 6 for m in re.finditer(r"[a-zäöüß]{12,}", t)}
-        return rewritten(doc, [("\u00ad" + c) if i in at else c for i, c in enumerate(t)] + [""])
+        return rewritten(doc, ["\u00ad" if i in at else "" for i in range(len(t))] + [""])
+    if name == "bold":
+        marks = [""] * (len(t) + 1)
+        for s in doc["spans"]:
+            if s["label"] in ("ORG", "INSTRUMENT", "PRODUCT"):
+                marks[s["start"]], marks[s["end"]] = "**", "**"
+        return rewritten(doc, marks)
     if name == "wrap72":
         return dict(doc, text=wrapped(t))
     if name == "lowercase":

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # How the shipped model holds up when the same documents are written differently: the
 # variants of scripts/perturb.py (links, capitals, soft hyphens, no-break spaces, Windows
-# line ends, typewriter quotes, wrapped lines, small letters) of the gold documents, each
-# scored with the shipped input rules and, where a rule exists for it, with that rule
-# switched off. Prints Markdown.
+# line ends, typewriter quotes, Markdown bold, wrapped lines, small letters) of the gold
+# documents, each scored with the shipped input rules and, where a rule exists for it, with
+# that rule switched off. Prints Markdown.
 # Usage: scripts/robustness.sh [GOLD.jsonl...]   (default: data/test.jsonl and the
 # held-back documents, target/held-back.jsonl, which `make eval-held-back` writes)
-# One model pass per row: about 7 minutes for the 13 rows on the 128 default documents.
+# One model pass per row: about 8 minutes for the 15 rows on the 128 default documents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then GOLD=("$@"); else GOLD=(data/test.jsonl target/held-back.jsonl); fi
@@ -22,6 +22,7 @@ rows=(
   "nbsp|"
   "crlf|"
   "quotes|"
+  "bold|--read-emphasis"
   "wrap72|--no-unwrap"
   "lowercase|"
 )

@@ -211,8 +211,10 @@ fn snap_entity(chars: &[char], mut s: usize, mut e: usize) -> Option<(usize, usi
     while e < chars.len() && e > 0 && word_char(chars[e - 1]) && word_char(chars[e]) {
         e += 1;
     }
+    // one underscore joins a handle; a run of them is Markdown emphasis ("__Rheinmetall__")
     let underscore = |i: usize| chars.get(i) == Some(&'_');
-    if (s > 0 && underscore(s - 1)) || underscore(e) || chars[s..e].contains(&'_') {
+    let joining = |i: usize| underscore(i) && !(i > 0 && underscore(i - 1)) && !underscore(i + 1);
+    if (s > 0 && joining(s - 1)) || joining(e) || (s..e).any(joining) {
         return None;
     }
     // a sign before a number belongs to MONEY/PERCENT ("-1,2 Millionen Euro"), and so does a
@@ -891,6 +893,9 @@ mod tests {
         assert_eq!(snap_entity(&h, 12, 22), None);
         assert_eq!(snap_entity(&h, 12, 26), None);
         assert_eq!(snap_entity(&h, 28, 31), Some((28, 31)));
+        // a run of underscores is Markdown emphasis, not a handle
+        let m: Vec<char> = "laut __Rheinmetall__ und".chars().collect();
+        assert_eq!(snap_entity(&m, 7, 18), Some((7, 18)));
     }
 
     /// A prepared document with one token per word and the given sentence bounds.

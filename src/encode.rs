@@ -85,6 +85,10 @@ pub struct InputRules {
     /// carries inside words and the corpus never does, are not read ("Unterneh\u{ad}mens"
     /// is read as "Unternehmens").
     pub drop_invisible: bool,
+    /// Markdown emphasis (every "*", and "_" in runs of two or more: "**Siemens Energy**",
+    /// "__Rheinmetall__") is not read: the corpus has none, and the model missed names in
+    /// bold. A single "_" stays, as in user names ("Laborratte_Lea").
+    pub drop_emphasis: bool,
 }
 
 /// Characters that change nothing a reader sees.
@@ -101,8 +105,12 @@ fn model_text(text: &str, rules: InputRules) -> (String, Vec<usize>) {
     }
     let mut read = String::with_capacity(text.len());
     let mut origin = Vec::with_capacity(chars.len() + 1);
+    let emphasis = |i: usize| {
+        let underscore = |k: Option<usize>| k.and_then(|k| chars.get(k)) == Some(&'_');
+        chars[i] == '*' || (chars[i] == '_' && (underscore(i.checked_sub(1)) || underscore(Some(i + 1))))
+    };
     for (i, &c) in chars.iter().enumerate() {
-        if rules.drop_invisible && is_invisible(c) {
+        if (rules.drop_invisible && is_invisible(c)) || (rules.drop_emphasis && emphasis(i)) {
             continue;
         }
         read.push(c);
@@ -269,7 +277,7 @@ mod tests {
 
     #[test]
     fn lines_in_capitals_are_read_in_ordinary_case_one_character_for_one() {
-        let rules = InputRules { fold_shouting: true, drop_invisible: false };
+        let rules = InputRules { fold_shouting: true, ..InputRules::default() };
         let text = "EILMELDUNG: DIESE GRAPHIT-AKTIE STEHT VOR DEM AUSBRUCH!\nISIN DE000A0D6554 / WKN A0D655\nDie SAP-Aktie und der DAX";
         let (read, origin) = model_text(text, rules);
         assert_eq!(
@@ -286,7 +294,7 @@ mod tests {
 
     #[test]
     fn invisible_characters_are_not_read_and_offsets_skip_them() {
-        let rules = InputRules { fold_shouting: false, drop_invisible: true };
+        let rules = InputRules { drop_invisible: true, ..InputRules::default() };
         let text = "Unterneh\u{ad}mens\u{200b}gewinn \u{feff}steigt";
         let (read, origin) = model_text(text, rules);
         assert_eq!(read, "Unternehmensgewinn steigt");
@@ -294,6 +302,17 @@ mod tests {
         // "m" of "mens" is the text's 9th code point, after the soft hyphen
         assert_eq!(origin[8], 9);
         assert_eq!(*origin.last().unwrap(), text.chars().count());
+    }
+
+    #[test]
+    fn markdown_emphasis_is_not_read_but_a_user_name_keeps_its_underscore() {
+        let rules = InputRules { drop_emphasis: true, ..InputRules::default() };
+        let text = "**Siemens Energy** und __SAP__ laut Laborratte_Lea, Anleger*innen";
+        let (read, origin) = model_text(text, rules);
+        assert_eq!(read, "Siemens Energy und SAP laut Laborratte_Lea, Anlegerinnen");
+        // "S" of "Siemens" is the text's third code point
+        assert_eq!(origin[0], 2);
+        assert_eq!(model_text(text, InputRules::default()).0, text);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the shipped model reads of a text (the input rules of its config.json): no web or
 //! e-mail addresses, so a plain article with a link line stays a plain article; lines in
-//! capitals in sentence case; no invisible characters; hard-wrapped paragraphs as one line.
+//! capitals in sentence case; no invisible characters or Markdown emphasis; hard-wrapped
+//! paragraphs as one line.
 //! Offsets always point into the text as given.
 
 mod common;
@@ -166,4 +167,34 @@ fn a_hard_wrapped_paragraph_is_read_like_the_same_paragraph_in_one_line() {
     raw.tagger.config.join_wrapped_lines = false;
     let c = raw.predict(&Document { id: "wrapped".into(), text: wrapped }).unwrap();
     assert!(c.sentences.len() > 3);
+}
+
+#[test]
+fn names_in_markdown_bold_are_read_like_plain_names() {
+    let p = pipeline();
+    let plain = "Die Aktie von Siemens Energy stieg um 4,2 Prozent, Rheinmetall verlor 1,1 Prozent.";
+    let bold = "Die Aktie von **Siemens Energy** stieg um 4,2 Prozent, __Rheinmetall__ verlor 1,1 Prozent.";
+    // plain code point -> bold code point: the markers sit before "Siemens", after "Energy",
+    // around "Rheinmetall"
+    let map = |i: usize| match i {
+        0..=13 => i,
+        14..=28 => i + 2,
+        29..=50 => i + 4,
+        51..=62 => i + 6,
+        _ => i + 8,
+    };
+    let a = p.predict(&Document { id: "plain".into(), text: plain.into() }).unwrap();
+    let b = p.predict(&Document { id: "bold".into(), text: bold.into() }).unwrap();
+    assert!(b.spans.iter().any(|s| s.text == "Siemens Energy") && b.spans.iter().any(|s| s.text == "Rheinmetall"), "{:?}", b.spans);
+    // the same spans and scores (the sentence runs over the markers, so only its tone is compared)
+    let spans = |p: &fintag::document::Prediction, m: &dyn Fn(usize) -> usize| {
+        p.spans.iter().map(|s| (m(s.start), m(s.end), format!("{:?}", s.label), s.score.to_bits())).collect::<Vec<_>>()
+    };
+    assert_eq!(spans(&b, &|i| i), spans(&a, &map));
+    assert_eq!(a.sentences.len(), b.sentences.len());
+    assert_eq!(a.clickbait.to_bits(), b.clickbait.to_bits());
+    assert_eq!(read_ids(&p, bold), read_ids(&p, plain));
+    let mut raw = pipeline();
+    raw.tagger.config.drop_emphasis = false;
+    assert_ne!(read_ids(&raw, bold), read_ids(&raw, plain));
 }

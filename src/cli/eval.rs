@@ -77,6 +77,9 @@ pub struct EvalArgs {
     /// Ablation: let the model read soft hyphens and other invisible characters
     #[arg(long)]
     pub read_invisible: bool,
+    /// Ablation: let the model read Markdown emphasis markers ("**", "__")
+    #[arg(long)]
+    pub read_emphasis: bool,
     /// Ablation: read every line break of hard-wrapped text as the end of a line
     #[arg(long)]
     pub no_unwrap: bool,
@@ -157,6 +160,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             input.hide_addresses &= !a.show_addresses;
             input.fold_shouting &= !a.no_shouting_fold;
             input.drop_invisible &= !a.read_invisible;
+            input.drop_emphasis &= !a.read_emphasis;
             input.join_wrapped_lines &= !a.no_unwrap;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;

@@ -69,6 +69,10 @@ pub struct TaggerConfig {
     /// (`InputRules::drop_invisible`). Off in models whose config.json predates it.
     #[serde(default)]
     pub drop_invisible: bool,
+    /// Markdown emphasis markers are not read (`InputRules::drop_emphasis`). Off in models
+    /// whose config.json predates it.
+    #[serde(default)]
+    pub drop_emphasis: bool,
     /// In hard-wrapped text (plain-text mail cut at one width) the line breaks inside a
     /// paragraph are read as spaces by the sentence splitter and the decoder
     /// (`text::soft_line_breaks`). Off in models whose config.json predates it.
@@ -97,13 +101,14 @@ impl TaggerConfig {
             hide_addresses: true,
             fold_shouting: true,
             drop_invisible: true,
+            drop_emphasis: true,
             join_wrapped_lines: true,
             decode: crate::decode::DecodeConfig::default(),
         }
     }
     /// How texts are changed before this model reads them.
     pub fn input_rules(&self) -> InputRules {
-        InputRules { fold_shouting: self.fold_shouting, drop_invisible: self.drop_invisible }
+        InputRules { fold_shouting: self.fold_shouting, drop_invisible: self.drop_invisible, drop_emphasis: self.drop_emphasis }
     }
 
     pub fn windows(&self) -> WindowConfig {
