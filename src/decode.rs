@@ -834,9 +834,9 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
 
 /// The full prediction for one document.
 pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
-    let written: Vec<char> = text.chars().collect();
+    let mut chars: Vec<char> = text.chars().collect();
     // the decisions read wrapping line breaks as spaces; the spans quote the text as written
-    let mut chars = written.clone();
+    let written = (!doc.soft_breaks.is_empty()).then(|| chars.clone());
     for &p in &doc.soft_breaks {
         crate::text::wraps::blank_break(&mut chars, p);
     }
@@ -845,7 +845,7 @@ pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &
         .then(|| SentencePromo { probs: &probs.promo_sentence, threshold: cfg.promo_sentence_threshold_for(probs.clickbait) });
     let promo = decode_promo(&chars, doc, &probs.promo, cfg.promo_threshold_for(probs.clickbait), sentence_head, &spans, cfg);
     spans.extend(promo);
-    if !doc.soft_breaks.is_empty() {
+    if let Some(written) = &written {
         for s in spans.iter_mut() {
             s.text = written[s.start..s.end].iter().collect();
         }

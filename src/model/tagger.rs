@@ -152,7 +152,8 @@ pub struct PreparedDoc {
     /// For each sentence, the token indices it covers.
     pub sentence_tokens: Vec<Vec<usize>>,
     /// Line breaks that only wrap a paragraph (`TaggerConfig::join_wrapped_lines`): the
-    /// decoder reads them as spaces.
+    /// decoder reads them as spaces. Found with the sentences (`pipeline::prepare`); empty
+    /// from [`Tagger::prepare`] alone.
     pub soft_breaks: Vec<usize>,
 }
 
@@ -381,10 +382,9 @@ impl Tagger {
 
     /// Tokens, windows and sentence membership for a text and its sentences.
     pub fn prepare(&self, text: &str, sentences: Vec<SentenceBounds>) -> Result<PreparedDoc> {
-        let chars: Vec<char> = text.chars().collect();
         let mut encoding = self.tokenizer.encode_with(text, self.config.input_rules())?;
         if self.config.hide_addresses {
-            encoding.hide_ranges(&crate::text::address_words(&chars));
+            encoding.hide_ranges(&crate::text::address_words(&text.chars().collect::<Vec<_>>()));
         }
         let windows = make_windows(&encoding, &self.tokenizer, self.config.windows());
         let ranges: Vec<(usize, usize)> = windows.iter().map(|w| (w.start, w.end)).collect();
@@ -404,8 +404,7 @@ impl Tagger {
                 sj += 1;
             }
         }
-        let soft_breaks = if self.config.join_wrapped_lines { crate::text::soft_line_breaks(&chars) } else { Vec::new() };
-        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks })
+        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new() })
     }
 
     /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is

@@ -50,11 +50,11 @@ pub fn soft_line_breaks(chars: &[char]) -> Vec<usize> {
     soft
 }
 
-/// `text` with its wrapping line breaks (and a carriage return before one) as spaces: one
-/// character for one, so every offset stays.
-pub fn unwrapped(text: &str) -> String {
-    let mut chars: Vec<char> = text.chars().collect();
-    for p in soft_line_breaks(&chars) {
+/// `chars` with the line breaks at `breaks` (and a carriage return before one) as spaces:
+/// one character for one, so every offset stays.
+pub fn unwrapped(chars: &[char], breaks: &[usize]) -> String {
+    let mut chars = chars.to_vec();
+    for &p in breaks {
         blank_break(&mut chars, p);
     }
     chars.into_iter().collect()
@@ -86,7 +86,7 @@ mod tests {
         let soft: Vec<String> = soft_line_breaks(&chars).iter().map(|&p| chars[p.saturating_sub(6)..p + 7].iter().collect()).collect();
         // the headline, the paragraph break and the list stay; the three wraps go
         assert_eq!(soft, ["tag im\nfrühen", "onzern\nseine ", "erhöht\nhatte."]);
-        let flat = unwrapped(text);
+        let flat = unwrapped(&chars, &soft_line_breaks(&chars));
         assert_eq!(flat.chars().count(), chars.len());
         assert!(flat.contains("am Dienstag im frühen Handel") && flat.contains("Aufträgen.\n- Umsatz"));
         // headlines of different lengths, lines of one item each, long paragraphs: no wraps
