@@ -503,12 +503,10 @@ pub fn decode_entities(chars: &[char], doc: &PreparedDoc, probs: &[Vec<f32>], cf
             // "Falkwerk" + "Drohnentechnik AG", "Sonnenstrom" + "Depot": one name split by a
             // B tag; same label and only a space or hyphen between them is one span (the
             // corpus has no two same-label names joined that way).
-            if merge_adjacent && s.label == last.label && s.start == last.end + 1 && matches!(chars.get(last.end), Some(' ' | '-')) {
-                last.score = (last.score + s.score) / 2.0;
-                last.end = s.end;
-                continue;
-            }
-            if cfg.join_weekday_dates && weekday_then_date(chars, last, &s) {
+            // "Mittwoch" + ", " + "6. Mai" is one DATE as well
+            let pieces =
+                merge_adjacent && s.label == last.label && s.start == last.end + 1 && matches!(chars.get(last.end), Some(' ' | '-'));
+            if pieces || (cfg.join_weekday_dates && weekday_then_date(chars, last, &s)) {
                 last.score = (last.score + s.score) / 2.0;
                 last.end = s.end;
                 continue;

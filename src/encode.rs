@@ -133,7 +133,7 @@ fn fold_shouting_lines(chars: &mut [char]) {
     while line_start < chars.len() {
         let line_end = chars[line_start..].iter().position(|&c| c == '\n').map_or(chars.len(), |p| line_start + p);
         let line = &chars[line_start..line_end];
-        let words = alphanumeric_words(line);
+        let words = crate::text::char_runs(line, char::is_alphanumeric);
         let letters = line.iter().filter(|c| c.is_alphabetic()).count();
         let capitals = line.iter().filter(|c| c.is_uppercase()).count();
         let loud = words.iter().filter(|&&(s, e)| e - s >= 4 && shouted(&line[s..e])).count();
@@ -162,24 +162,6 @@ fn fold_shouting_lines(chars: &mut [char]) {
         }
         line_start = line_end + 1;
     }
-}
-
-/// The maximal runs of letters and digits of a line, as [start, end).
-fn alphanumeric_words(line: &[char]) -> Vec<(usize, usize)> {
-    let mut words = Vec::new();
-    let mut i = 0;
-    while i < line.len() {
-        if !line[i].is_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < line.len() && line[i].is_alphanumeric() {
-            i += 1;
-        }
-        words.push((s, i));
-    }
-    words
 }
 
 impl Encoding {

@@ -43,18 +43,23 @@ pub fn address_words(chars: &[char]) -> Vec<(usize, usize)> {
 
 /// The runs of non-blank characters, as [start, end).
 pub fn blank_words(chars: &[char]) -> Vec<(usize, usize)> {
-    let mut words = Vec::new();
+    char_runs(chars, |c| !c.is_whitespace())
+}
+
+/// The maximal runs of characters that `inside` accepts, as [start, end).
+pub fn char_runs(chars: &[char], inside: impl Fn(char) -> bool) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        if chars[i].is_whitespace() {
+        if !inside(chars[i]) {
             i += 1;
             continue;
         }
         let s = i;
-        while i < chars.len() && !chars[i].is_whitespace() {
+        while i < chars.len() && inside(chars[i]) {
             i += 1;
         }
-        words.push((s, i));
+        runs.push((s, i));
     }
-    words
+    runs
 }

@@ -6,7 +6,7 @@ pub mod offsets;
 pub mod sentences;
 pub mod wraps;
 
-pub use addresses::{address_words, blank_words};
+pub use addresses::{address_words, blank_words, char_runs};
 pub use decode::{decode_bytes, html_to_text, DecodedText, SourceEncoding};
 pub use offsets::CharIndex;
 pub use sentences::{is_emoji, split_sentences, SentenceBounds};
