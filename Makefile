@@ -33,11 +33,15 @@ eval-held-back: setup
 	$(BIN) data import --from ann data/raw/held-back/*.ann --out target/held-back.jsonl
 	$(BIN) eval target/held-back.jsonl --html target/eval-held-back.html
 
-# The decoder's ablation table on batch t36: web and e-mail addresses and typographic signs,
-# which the corpus does not contain (README "On text it has never seen").
+# The decoder's ablation table on each check batch: t36 (web and e-mail addresses and
+# typographic signs), t37 (WKNs written with a colon, posts in small letters), forms the
+# corpus does not contain (README "On text it has never seen").
 eval-checks: setup
-	$(BIN) data import --from ann data/raw/checks/*.ann --out target/checks.jsonl
-	scripts/ablations.sh target/checks.jsonl
+	for f in data/raw/checks/*.ann; do \
+	  b=$$(basename $$f .ann); \
+	  $(BIN) data import --from ann $$f --out target/checks-$$b.jsonl || exit 1; \
+	  echo "$$b"; scripts/ablations.sh target/checks-$$b.jsonl || exit 1; \
+	done
 
 # The test and held-back documents written differently (links, capitals, soft hyphens,
 # no-break spaces, Windows line ends, typewriter quotes, Markdown bold, wrapped lines, small

@@ -23,11 +23,13 @@ rows=(
   "--no-whole-addresses|keep entity spans inside web and e-mail addresses, let PROMO clause edges cut them"
   "--no-sign-join|leave a sign written before an amount out of its span"
   "--no-weekday-join|keep a weekday and the date after it as two DATE spans"
+  "--no-whole-wkn|keep the pieces of a WKN written with a colon (\"WKN\" + \"716460\") as the model tagged them"
   "--show-addresses|the model reads web and e-mail addresses"
   "--no-shouting-fold|the model reads lines in capitals as written"
   "--read-invisible|the model reads soft hyphens and other invisible characters"
   "--read-emphasis|the model reads Markdown emphasis markers"
   "--no-unwrap|every line break of hard-wrapped text ends a line"
+  "--keep-small-letters|lines in small letters are read as written"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"
 )

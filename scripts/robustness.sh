@@ -24,7 +24,7 @@ rows=(
   "quotes|"
   "bold|--read-emphasis"
   "wrap72|--no-unwrap"
-  "lowercase|"
+  "lowercase|--keep-small-letters"
 )
 echo "| text | input rules | entity micro-F1 | PROMO char F1 | sentence macro-F1 | document macro-F1 | clickbait F1 at 0.5 |"
 echo "|---|---|---|---|---|---|---|"

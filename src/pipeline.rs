@@ -249,13 +249,16 @@ pub(crate) fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result
     if n > max_chars {
         return Err(FintagError::Invalid(format!("{}: too long for one document ({n} characters, at most {max_chars}); split it", d.id)));
     }
-    // hard-wrapped paragraphs: the splitter (and later the decoder) reads their breaks as spaces
-    let chars: Vec<char> = d.text.chars().collect();
-    let soft_breaks = if tagger.config.join_wrapped_lines { crate::text::soft_line_breaks(&chars) } else { Vec::new() };
+    // hard-wrapped paragraphs: the splitter (and later the decoder) reads their breaks as
+    // spaces; lines in small letters: the splitter, the model and the decoder read them with capitals
+    let (soft_breaks, recased) = tagger.reading(&d.text.chars().collect::<Vec<_>>());
+    let read: std::borrow::Cow<str> = recased.as_ref().map_or((&d.text).into(), |r| r.iter().collect::<String>().into());
+    let chars: Vec<char> = read.chars().collect();
     let sentences =
-        if soft_breaks.is_empty() { split_sentences(&d.text) } else { split_sentences(&crate::text::unwrapped(&chars, &soft_breaks)) };
-    let mut p = tagger.prepare(&d.text, sentences)?;
+        if soft_breaks.is_empty() { split_sentences(&read) } else { split_sentences(&crate::text::unwrapped(&chars, &soft_breaks)) };
+    let mut p = tagger.prepare(&read, sentences)?;
     p.soft_breaks = soft_breaks;
+    p.recased = recased;
     if p.encoding.tokens.is_empty() {
         return Err(FintagError::Empty(d.id.clone()));
     }

@@ -338,7 +338,9 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument], split: usize) ->
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
         let sentences: Vec<SentenceBounds> = d.sentences.iter().map(|s| SentenceBounds { start: s.start, end: s.end }).collect();
-        let doc = tagger.prepare(&d.text, sentences)?;
+        // the model reads a training text as it reads any other (lines in small letters with capitals)
+        let recased = tagger.reading(&d.text.chars().collect::<Vec<_>>()).1.map(String::from_iter);
+        let doc = tagger.prepare(recased.as_deref().unwrap_or(&d.text), sentences)?;
         if doc.encoding.tokens.is_empty() {
             continue;
         }
@@ -450,7 +452,8 @@ pub fn train_model(
             (t, split)
         }
         None => {
-            let t = Tagger::fresh(base_dir, &cfg.fresh_model())?;
+            let mut t = Tagger::fresh(base_dir, &cfg.fresh_model())?;
+            t.set_casing(crate::text::Casing::learn(train_docs.iter().map(|d| d.text.as_str())));
             let split = t.split_layer();
             (t, split)
         }

@@ -1,7 +1,7 @@
 //! What the shipped model reads of a text (the input rules of its config.json): no web or
 //! e-mail addresses, so a plain article with a link line stays a plain article; lines in
 //! capitals in sentence case; no invisible characters or Markdown emphasis; hard-wrapped
-//! paragraphs as one line.
+//! paragraphs as one line; lines in small letters with the capitals of the training texts.
 //! Offsets always point into the text as given.
 
 mod common;
@@ -197,4 +197,52 @@ fn names_in_markdown_bold_are_read_like_plain_names() {
     let mut raw = pipeline();
     raw.tagger.config.drop_emphasis = false;
     assert_ne!(read_ids(&raw, bold), read_ids(&raw, plain));
+}
+
+#[test]
+fn a_post_in_small_letters_is_read_with_the_capitals_of_the_training_texts() {
+    let p = pipeline();
+    assert!(p.tagger.config.restore_case && p.tagger.casing.as_ref().is_some_and(|c| c.len() > 5000));
+    let written = "Rheinmetall hebt die Prognose an\n\nDie Aktie stieg am Dienstag um 4,2 Prozent auf 1.500 Euro. Analysten von Siemens Energy sehen weiteres Potenzial.";
+    let small = written.to_lowercase();
+    assert_eq!(p.tagger.reading(&small.chars().collect::<Vec<_>>()).1.map(String::from_iter).as_deref(), Some(written));
+    let a = p.predict(&Document { id: "written".into(), text: written.into() }).unwrap();
+    let b = p.predict(&Document { id: "small".into(), text: small.clone() }).unwrap();
+    // the same spans, sentences and scores; a span's text is the text as written
+    assert_eq!(moved(&b, |i| i), moved(&a, |i| i));
+    assert!(b.spans.iter().any(|s| s.text == "siemens energy"), "{:?}", b.spans);
+    assert_eq!(b.sentences.len(), 3);
+    // read as written, the sentences run together and names are lost
+    let mut raw = pipeline();
+    raw.tagger.config.restore_case = false;
+    let c = raw.predict(&Document { id: "small".into(), text: small }).unwrap();
+    assert!(c.sentences.len() < 3, "{:?}", c.sentences);
+}
+
+#[test]
+fn the_test_set_in_small_letters_keeps_most_of_its_entities() {
+    let raw = std::fs::read_to_string(common::repo().join("data/test.jsonl")).unwrap();
+    let gold: Vec<fintag::document::LabelledDocument> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let docs: Vec<Document> = gold.iter().map(|d| Document { id: d.id.clone(), text: d.text.to_lowercase() }).collect();
+    // to_lowercase keeps every code point of the corpus one for one, so the gold offsets hold
+    assert!(gold.iter().zip(&docs).all(|(g, d)| g.text.chars().count() == d.text.chars().count()));
+    let found = |p: &Pipeline| -> usize {
+        gold.iter()
+            .zip(p.predict_batch(&docs))
+            .map(|(g, pred)| {
+                let pred = pred.unwrap();
+                g.spans.iter().filter(|s| pred.spans.iter().any(|q| q.start == s.start && q.end == s.end && q.label == s.label)).count()
+            })
+            .sum()
+    };
+    let mut p = pipeline();
+    let restored = found(&p);
+    p.tagger.config.restore_case = false;
+    let as_written = found(&p);
+    let total: usize = gold.iter().map(|g| g.spans.len()).sum();
+    // measured: 1,531 of 1,673 gold spans (PROMO included) found exactly with the rule, 1,145 without
+    assert!(
+        restored * 10 >= total * 8 && restored >= as_written + total / 10,
+        "{restored} with capitals, {as_written} without, of {total}"
+    );
 }

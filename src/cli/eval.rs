@@ -68,6 +68,9 @@ pub struct EvalArgs {
     /// Ablation: keep a weekday and the date after it ("Mittwoch, 6. Mai") as two DATE spans
     #[arg(long)]
     pub no_weekday_join: bool,
+    /// Ablation: keep the pieces of a WKN with a colon after its prefix ("WKN" + "716460") as the model tagged them
+    #[arg(long)]
+    pub no_whole_wkn: bool,
     /// Ablation: let the model read the tokens of web and e-mail addresses
     #[arg(long)]
     pub show_addresses: bool,
@@ -83,6 +86,9 @@ pub struct EvalArgs {
     /// Ablation: read every line break of hard-wrapped text as the end of a line
     #[arg(long)]
     pub no_unwrap: bool,
+    /// Ablation: let the model read lines in small letters as they are (no capitals from casing.txt)
+    #[arg(long)]
+    pub keep_small_letters: bool,
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
@@ -156,12 +162,14 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             pipeline.decode.whole_addresses = !a.no_whole_addresses;
             pipeline.decode.join_signs = !a.no_sign_join;
             pipeline.decode.join_weekday_dates = !a.no_weekday_join;
+            pipeline.decode.whole_wkns = !a.no_whole_wkn;
             let input = &mut pipeline.tagger.config;
             input.hide_addresses &= !a.show_addresses;
             input.fold_shouting &= !a.no_shouting_fold;
             input.drop_invisible &= !a.read_invisible;
             input.drop_emphasis &= !a.read_emphasis;
             input.join_wrapped_lines &= !a.no_unwrap;
+            input.restore_case &= !a.keep_small_letters;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }

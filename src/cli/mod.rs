@@ -202,6 +202,15 @@ pub enum ModelCommand {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// Learn how the training texts write their words and store it as the model's casing.txt, so that
+    /// lines in small letters are read with capitals (`fintag train` does this itself)
+    Casing {
+        /// The model's training documents (JSONL or .ann)
+        train: Vec<PathBuf>,
+        /// Model directory (default: $FINTAG_MODEL, else models/fintag-de); its config.json and casing.txt are written
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
     /// (Re)write a model directory's training.html (the curves as charts) from its metrics.json
     TrainingPage {
         /// Model directory (default: $FINTAG_MODEL, else models/fintag-de)
@@ -460,6 +469,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 dir.display(),
                 serde_json::to_string(&cfg.decode)?
             );
+            Ok(0)
+        }
+        Command::Model(ModelCommand::Casing { train, model }) => {
+            anyhow::ensure!(!train.is_empty(), "name the model's training documents");
+            let dir = model.unwrap_or_else(fintag::model::tagger::default_model_dir);
+            let mut cfg = fintag::model::tagger::TaggerConfig::read(&dir)?;
+            let docs = eval::read_gold(&train, None)?;
+            let casing = fintag::text::Casing::learn(docs.iter().map(|d| d.text.as_str()));
+            casing.write(&dir)?;
+            let path = dir.join(fintag::text::casing::CASING_FILE);
+            eprintln!("wrote {} ({} words written with capitals, from {} documents)", path.display(), casing.len(), docs.len());
+            if !cfg.restore_case {
+                cfg.restore_case = true;
+                store_config(&dir, &cfg)?;
+            }
             Ok(0)
         }
         Command::Model(ModelCommand::TrainingPage { dir }) => {

@@ -6,7 +6,8 @@ use super::encoder::Encoder;
 use super::heads::{is_promo_sentence_var, HeadOutputs, Heads};
 use crate::encode::{make_windows, token_owners, Encoding, InputRules, TextTokenizer, Window, WindowConfig};
 use crate::error::{FintagError, Result};
-use crate::text::SentenceBounds;
+use crate::text::casing::CASING_FILE;
+use crate::text::{Casing, SentenceBounds};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Kind, Tensor};
@@ -78,6 +79,11 @@ pub struct TaggerConfig {
     /// (`text::soft_line_breaks`). Off in models whose config.json predates it.
     #[serde(default)]
     pub join_wrapped_lines: bool,
+    /// Lines in small letters only are read with the capitals the training texts write
+    /// (`text::Casing`, learnt by `fintag train` and stored as casing.txt). Off in models
+    /// whose config.json predates it.
+    #[serde(default)]
+    pub restore_case: bool,
     /// Decoder thresholds, tuned on the dev set after training.
     #[serde(default)]
     pub decode: crate::decode::DecodeConfig,
@@ -103,6 +109,7 @@ impl TaggerConfig {
             drop_invisible: true,
             drop_emphasis: true,
             join_wrapped_lines: true,
+            restore_case: false,
             decode: crate::decode::DecodeConfig::default(),
         }
     }
@@ -155,6 +162,10 @@ pub struct PreparedDoc {
     /// decoder reads them as spaces. Found with the sentences (`pipeline::prepare`); empty
     /// from [`Tagger::prepare`] alone.
     pub soft_breaks: Vec<usize>,
+    /// The text as the splitter, the model and the decoder read it when a line of it is in
+    /// small letters (`Tagger::recased`), one character for one; None otherwise. Set with
+    /// the sentences (`pipeline::prepare`).
+    pub recased: Option<Vec<char>>,
 }
 
 impl PreparedDoc {
@@ -208,6 +219,8 @@ pub struct Tagger {
     /// The trainable part: the tuned top layers and the heads (what weights.ot stores).
     /// Frozen base weights are not in it: they are views of models/base/encoder.bin.
     pub tuned_vs: nn::VarStore,
+    /// How the training texts write their words (`TaggerConfig::restore_case`).
+    pub casing: Option<std::sync::Arc<Casing>>,
 }
 
 impl Tagger {
@@ -233,7 +246,16 @@ impl Tagger {
             config.promo_sentence_head,
         );
         let tokenizer = tokenizer.join().map_err(|_| FintagError::Tokenizer("the tokenizer failed to load".into()))??;
-        Ok(Tagger { config, base, tokenizer: std::sync::Arc::new(tokenizer), encoder, heads, base_weights: weights, tuned_vs })
+        Ok(Tagger {
+            config,
+            base,
+            tokenizer: std::sync::Arc::new(tokenizer),
+            encoder,
+            heads,
+            base_weights: weights,
+            tuned_vs,
+            casing: None,
+        })
     }
 
     /// A fresh model for training: tuned layers start from the base weights, heads random.
@@ -335,6 +357,11 @@ impl Tagger {
             }
             tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))?;
         }
+        if t.config.restore_case {
+            let casing = Casing::read(model_dir)
+                .map_err(|e| err(format!("{CASING_FILE}: {e} ({CONFIG_FILE} has restore_case on, which reads it)")))?;
+            t.casing = Some(std::sync::Arc::new(casing));
+        }
         t.tuned_vs.freeze();
         for (name, var) in t.tuned_vs.variables() {
             if is_new_head(&name) {
@@ -355,7 +382,40 @@ impl Tagger {
             heads: self.heads.shallow(),
             base_weights: self.base_weights.clone(),
             tuned_vs: nn::VarStore::new(Device::Cpu),
+            casing: self.casing.clone(),
         }
+    }
+
+    /// Gives the model the casing table of its training texts and turns on reading lines in
+    /// small letters with its capitals.
+    pub fn set_casing(&mut self, casing: Casing) {
+        self.casing = Some(std::sync::Arc::new(casing));
+        self.config.restore_case = true;
+    }
+
+    /// How the splitter, the model and the decoder read a text's characters beyond the
+    /// input rules of [`InputRules`]: the line breaks that only wrap a paragraph
+    /// (`TaggerConfig::join_wrapped_lines`), and the text with its lines in small letters
+    /// written with capitals, one character for one (`TaggerConfig::restore_case`; a wrapped
+    /// paragraph counts as one line), None when no line is.
+    pub fn reading(&self, chars: &[char]) -> (Vec<usize>, Option<Vec<char>>) {
+        let soft_breaks = if self.config.join_wrapped_lines { crate::text::soft_line_breaks(chars) } else { Vec::new() };
+        let Some(casing) = self.casing.as_ref().filter(|_| self.config.restore_case) else { return (soft_breaks, None) };
+        let recased = if soft_breaks.is_empty() {
+            casing.restore(chars)
+        } else {
+            let flat: Vec<char> = crate::text::unwrapped(chars, &soft_breaks).chars().collect();
+            casing.restore(&flat).map(|mut r| {
+                for &p in &soft_breaks {
+                    r[p] = chars[p];
+                    if p > 0 && chars[p - 1] == '\r' {
+                        r[p - 1] = '\r';
+                    }
+                }
+                r
+            })
+        };
+        (soft_breaks, recased)
     }
 
     /// Writes config.json and weights.ot (tuned layers + heads, float16). The in-memory
@@ -373,6 +433,9 @@ impl Tagger {
         let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
         Tensor::save_multi(&named, &tmp)?;
         std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| FintagError::io(dir, e))?;
+        if let Some(casing) = self.casing.as_ref().filter(|_| self.config.restore_case) {
+            casing.write(dir)?;
+        }
         write_json(&dir.join(CONFIG_FILE), &self.config)
     }
 
@@ -404,7 +467,7 @@ impl Tagger {
                 sj += 1;
             }
         }
-        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new() })
+        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new(), recased: None })
     }
 
     /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is
@@ -578,6 +641,7 @@ mod tests {
             sentences,
             sentence_tokens,
             soft_breaks: Vec::new(),
+            recased: None,
         };
         let states = Tensor::of_slice(&(0..28).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>()).view([7, 4]);
         let dense = doc.sentence_states_within(&states, usize::MAX);
