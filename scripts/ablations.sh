@@ -28,6 +28,7 @@ rows=(
   "--no-shouting-fold|the model reads lines in capitals as written"
   "--read-invisible|the model reads soft hyphens and other invisible characters"
   "--read-emphasis|the model reads Markdown emphasis markers"
+  "--read-quote-marks|the model reads the quote marks of mail replies"
   "--no-unwrap|every line break of hard-wrapped text ends a line"
   "--keep-small-letters|lines in small letters are read as written"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"

@@ -20,6 +20,11 @@ gold offset with the text, so `fintag eval` on the output measures what the chan
   wrap72         paragraphs cut into lines of at most 72 characters, as plain-text mail
                  sends them (a space becomes the line break)
   lowercase      everything in small letters, as some forum posts are written
+  quoted-mail    every line behind "> ", as a reply or forwarded mail quotes it
+  double-space   two spaces after every sentence end, as typewriter habit and copied
+                 text have them
+  ascii-umlauts  ä, ö, ü and ß written ae, oe, ue and ss, as text from systems or
+                 keyboards without them is
 
     scripts/perturb.py VARIANT OUT.jsonl INPUT.jsonl...
 """
@@ -113,6 +118,25 @@ def variant(name, doc, n):
         return rewritten(doc, marks)
     if name == "wrap72":
         return dict(doc, text=wrapped(t))
+    if name == "quoted-mail":
+        new = rewritten(doc, ["> " if i == 0 or t[i - 1] == "\n" else "" for i in range(len(t))] + [""])
+        # a quoted line's sentence begins after its quote mark
+        quoted = lambda s: dict(s, start=s["start"] + 2) if new["text"][s["start"] : s["start"] + 2] == "> " else s
+        return dict(new, sentences=[quoted(s) for s in new.get("sentences", [])])
+    if name == "double-space":
+        # before the blank that parts two sentences of a line
+        gaps = {s["start"] - 1 for s in doc["sentences"] if s["start"] > 0 and t[s["start"] - 1] == " "}
+        return rewritten(doc, [" " if i in gaps else "" for i in range(len(t))] + [""])
+    if name == "ascii-umlauts":
+        pairs = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+        # the first letter replaces the umlaut, the second is written before the next code point
+        new = rewritten(doc, [""] + [pairs[c][1] if c in pairs else "" for c in t])
+        chars, k = list(new["text"]), 0
+        for i, c in enumerate(t):
+            if c in pairs:
+                chars[k] = pairs[c][0]
+            k += 1 + (1 if c in pairs else 0)
+        return dict(new, text="".join(chars))
     if name == "lowercase":
         return dict(doc, text="".join(c.lower() if len(c.lower()) == 1 else c for c in t))
     sys.exit(f"unknown variant {name!r}\n{__doc__}")

@@ -1,7 +1,8 @@
 //! What the shipped model reads of a text (the input rules of its config.json): no web or
 //! e-mail addresses, so a plain article with a link line stays a plain article; lines in
 //! capitals in sentence case; no invisible characters or Markdown emphasis; hard-wrapped
-//! paragraphs as one line; lines in small letters with the capitals of the training texts.
+//! paragraphs as one line; lines in small letters with the capitals of the training texts;
+//! no quote marks of mail replies.
 //! Offsets always point into the text as given.
 
 mod common;
@@ -245,4 +246,32 @@ fn the_test_set_in_small_letters_keeps_most_of_its_entities() {
         restored * 10 >= total * 8 && restored >= as_written + total / 10,
         "{restored} with capitals, {as_written} without, of {total}"
     );
+}
+
+#[test]
+fn a_quoted_mail_is_read_like_the_mail_itself() {
+    let p = pipeline();
+    let mail = "Eilmeldung: Diese Graphit-Aktie steht vor dem Ausbruch!\nDie Aurelion-Aktie kostet nur 0,42 Euro.\n\nSichern Sie sich jetzt den Gratis-Report!";
+    let quoted: String =
+        mail.split('\n').map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") }).collect::<Vec<_>>().join("\n");
+    // mail code point -> quoted code point: two marks more per line before it, one for the blank line
+    let mut map = Vec::new();
+    let (mut shift, mut at_line_start) = (0, true);
+    for c in mail.chars() {
+        if at_line_start {
+            shift += if c == '\n' { 1 } else { 2 };
+        }
+        map.push(map.len() + shift);
+        at_line_start = c == '\n';
+    }
+    map.push(map.len() + shift);
+    let a = p.predict(&Document { id: "mail".into(), text: mail.into() }).unwrap();
+    let b = p.predict(&Document { id: "quoted".into(), text: quoted.clone() }).unwrap();
+    assert!(a.spans.iter().any(|s| s.label == fintag::labels::SpanLabel::Promo), "{:?}", a.spans);
+    // the same spans, sentences and scores, each at its place in the quoted mail
+    assert_eq!(moved(&b, |i| i), moved(&a, |i| map[i]));
+    assert_eq!(read_ids(&p, &quoted), read_ids(&p, mail));
+    let mut raw = pipeline();
+    raw.tagger.config.drop_quote_marks = false;
+    assert_ne!(read_ids(&raw, &quoted), read_ids(&raw, mail));
 }

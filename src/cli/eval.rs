@@ -83,6 +83,9 @@ pub struct EvalArgs {
     /// Ablation: let the model read Markdown emphasis markers ("**", "__")
     #[arg(long)]
     pub read_emphasis: bool,
+    /// Ablation: let the model read the quote marks of mail replies ("> " at a line's start)
+    #[arg(long)]
+    pub read_quote_marks: bool,
     /// Ablation: read every line break of hard-wrapped text as the end of a line
     #[arg(long)]
     pub no_unwrap: bool,
@@ -168,6 +171,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             input.fold_shouting &= !a.no_shouting_fold;
             input.drop_invisible &= !a.read_invisible;
             input.drop_emphasis &= !a.read_emphasis;
+            input.drop_quote_marks &= !a.read_quote_marks;
             input.join_wrapped_lines &= !a.no_unwrap;
             input.restore_case &= !a.keep_small_letters;
             if let Some(v) = a.entity_viterbi {

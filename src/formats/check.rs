@@ -89,6 +89,11 @@ fn issues(d: &LabelledDocument) -> Vec<Issue> {
         }
         covered[s.start..s.end].iter_mut().for_each(|c| *c = true);
     }
+    // the quote marks of a mail reply ("> " at a line's start) belong to no sentence
+    for (s, e) in crate::text::lines(&chars) {
+        let marks = crate::text::quote_marks(&chars[s..e]);
+        covered[s..s + marks].iter_mut().for_each(|c| *c = true);
+    }
     if let Some(p) = (0..n).find(|&i| !covered[i] && !chars[i].is_whitespace()) {
         msgs.push((false, format!("text at {p} ({:?}) is in no sentence", d.slice(p, (p + 20).min(n)))));
     }

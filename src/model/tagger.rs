@@ -74,6 +74,10 @@ pub struct TaggerConfig {
     /// whose config.json predates it.
     #[serde(default)]
     pub drop_emphasis: bool,
+    /// The quote marks of mail replies are not read (`InputRules::drop_quote_marks`). Off in
+    /// models whose config.json predates it.
+    #[serde(default)]
+    pub drop_quote_marks: bool,
     /// In hard-wrapped text (plain-text mail cut at one width) the line breaks inside a
     /// paragraph are read as spaces by the sentence splitter and the decoder
     /// (`text::soft_line_breaks`). Off in models whose config.json predates it.
@@ -108,6 +112,7 @@ impl TaggerConfig {
             fold_shouting: true,
             drop_invisible: true,
             drop_emphasis: true,
+            drop_quote_marks: true,
             join_wrapped_lines: true,
             restore_case: false,
             decode: crate::decode::DecodeConfig::default(),
@@ -115,7 +120,12 @@ impl TaggerConfig {
     }
     /// How texts are changed before this model reads them.
     pub fn input_rules(&self) -> InputRules {
-        InputRules { fold_shouting: self.fold_shouting, drop_invisible: self.drop_invisible, drop_emphasis: self.drop_emphasis }
+        InputRules {
+            fold_shouting: self.fold_shouting,
+            drop_invisible: self.drop_invisible,
+            drop_emphasis: self.drop_emphasis,
+            drop_quote_marks: self.drop_quote_marks,
+        }
     }
 
     pub fn windows(&self) -> WindowConfig {

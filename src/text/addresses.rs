@@ -41,6 +41,11 @@ pub fn address_words(chars: &[char]) -> Vec<(usize, usize)> {
     out
 }
 
+/// The lines of a text that are not empty, as [start, end) without the line break.
+pub fn lines(chars: &[char]) -> Vec<(usize, usize)> {
+    char_runs(chars, |c| c != '\n')
+}
+
 /// The runs of non-blank characters, as [start, end).
 pub fn blank_words(chars: &[char]) -> Vec<(usize, usize)> {
     char_runs(chars, |c| !c.is_whitespace())

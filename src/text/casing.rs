@@ -132,9 +132,7 @@ impl Casing {
         let all = words(chars);
         let whole_text = all.len() >= 4 && in_small_letters(&all, chars);
         let mut out: Option<Vec<char>> = None;
-        let mut line_start = 0;
-        while line_start < chars.len() {
-            let line_end = chars[line_start..].iter().position(|&c| c == '\n').map_or(chars.len(), |p| line_start + p);
+        for (line_start, line_end) in super::lines(chars) {
             let line = &chars[line_start..line_end];
             let ws = words(line);
             if in_small_letters(&ws, line) && (ws.len() >= 4 || whole_text) {
@@ -156,7 +154,6 @@ impl Casing {
                     }
                 }
             }
-            line_start = line_end + 1;
         }
         out
     }

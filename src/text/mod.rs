@@ -7,9 +7,9 @@ pub mod offsets;
 pub mod sentences;
 pub mod wraps;
 
-pub use addresses::{address_words, blank_words, char_runs};
+pub use addresses::{address_words, blank_words, char_runs, lines};
 pub use casing::Casing;
 pub use decode::{decode_bytes, html_to_text, DecodedText, SourceEncoding};
 pub use offsets::CharIndex;
-pub use sentences::{is_emoji, split_sentences, SentenceBounds};
+pub use sentences::{is_emoji, quote_marks, split_sentences, SentenceBounds};
 pub use wraps::{soft_line_breaks, unwrapped};

@@ -62,7 +62,21 @@ fn push_trimmed(chars: &[char], mut s: usize, mut e: usize, out: &mut Vec<Senten
     }
 }
 
+/// How many code points at the start of `line` are quote marks: a line that begins with ">"
+/// (blanks before it allowed) quotes a mail it replies to or forwards ("> ", ">> ", "> > "),
+/// and the marks with the blanks among and after them are no part of its text.
+pub fn quote_marks(line: &[char]) -> usize {
+    let marks = line.iter().take_while(|&&c| c == '>' || c == ' ' || c == '\t').count();
+    if line[..marks].contains(&'>') {
+        marks
+    } else {
+        0
+    }
+}
+
 fn split_line(chars: &[char], start: usize, end: usize, out: &mut Vec<SentenceBounds>) {
+    // a quoted line's sentences begin after its quote marks; a line of marks alone has none
+    let start = start + quote_marks(&chars[start..end]);
     let mut sent_start = start;
     let mut i = start;
     while i < end {
@@ -269,6 +283,24 @@ mod tests {
                 "Die Allianz AG legte zu.",
             ]
         );
+    }
+
+    #[test]
+    fn quote_marks_of_a_mail_reply_are_no_part_of_its_sentences() {
+        let t =
+            "Am 12. März schrieb Jan:\n> Die Aktie stieg. Kaufen Sie jetzt!\n>\n>> > Der Report ist gratis.\n  >Nur heute.\nKurs > 5 Euro.";
+        assert_eq!(
+            texts(t),
+            vec![
+                "Am 12. März schrieb Jan:",
+                "Die Aktie stieg.",
+                "Kaufen Sie jetzt!",
+                "Der Report ist gratis.",
+                "Nur heute.",
+                "Kurs > 5 Euro."
+            ]
+        );
+        assert_eq!(quote_marks(&"Kurs > 5".chars().collect::<Vec<_>>()), 0);
     }
 
     #[test]
