@@ -31,6 +31,7 @@ rows=(
   "--read-quote-marks|the model reads the quote marks of mail replies"
   "--no-unwrap|every line break of hard-wrapped text ends a line"
   "--keep-small-letters|lines in small letters are read as written"
+  "--keep-ascii-umlauts|words written without umlauts are read as written"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"
 )

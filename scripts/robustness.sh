@@ -28,7 +28,7 @@ rows=(
   "lowercase|--keep-small-letters"
   "quoted-mail|--read-quote-marks"
   "double-space|"
-  "ascii-umlauts|"
+  "ascii-umlauts|--keep-ascii-umlauts"
 )
 echo "| text | input rules | entity micro-F1 | PROMO char F1 | sentence macro-F1 | document macro-F1 | clickbait F1 at 0.5 |"
 echo "|---|---|---|---|---|---|---|"

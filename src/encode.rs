@@ -76,7 +76,7 @@ impl TextTokenizer {
 /// How a text is changed before the model reads it. The changes never move an offset: each
 /// token still points into the text as given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InputRules {
+pub struct InputRules<'a> {
     /// A line written in capitals ("EILMELDUNG: DIESE GRAPHIT-AKTIE …") is read in sentence
     /// case ("Eilmeldung: Diese graphit-aktie …"): the corpus has almost no such lines, and
     /// in capitals the model loses names and tone.
@@ -93,6 +93,9 @@ pub struct InputRules {
     /// `text::quote_marks`) are not read: the corpus has none, and a pump mail quoted in a
     /// reply lost PROMO and tone.
     pub drop_quote_marks: bool,
+    /// Words written without umlauts are read in the form the training texts write them
+    /// (`text::UmlautForms::respell`: "Boerse" is read as "Börse").
+    pub umlauts: Option<&'a crate::text::UmlautForms>,
 }
 
 /// Characters that change nothing a reader sees.
@@ -113,6 +116,7 @@ fn model_text(text: &str, rules: InputRules) -> (String, Vec<usize>) {
         let underscore = |k: Option<usize>| k.and_then(|k| chars.get(k)) == Some(&'_');
         chars[i] == '*' || (chars[i] == '_' && (underscore(i.checked_sub(1)) || underscore(Some(i + 1))))
     };
+    let respelled = rules.umlauts.and_then(|u| u.respell(&chars));
     let mut quoted = vec![false; chars.len()];
     if rules.drop_quote_marks {
         for (s, e) in crate::text::lines(&chars) {
@@ -123,6 +127,7 @@ fn model_text(text: &str, rules: InputRules) -> (String, Vec<usize>) {
         if (rules.drop_invisible && is_invisible(c)) || (rules.drop_emphasis && emphasis(i)) || quoted[i] {
             continue;
         }
+        let Some(c) = respelled.as_ref().map_or(Some(c), |r| r[i]) else { continue };
         read.push(c);
         origin.push(i);
     }
@@ -279,6 +284,17 @@ mod tests {
         assert_eq!(read, "Jetzt kaufen: Isin DE000A0D6554, große chance");
         let (read, _) = model_text(text, InputRules::default());
         assert_eq!(read, text);
+    }
+
+    #[test]
+    fn words_without_umlauts_are_read_with_them_and_offsets_keep_to_the_text() {
+        let u = crate::text::UmlautForms::parse("Börse\nfür\n");
+        let rules = InputRules { umlauts: Some(&u), ..InputRules::default() };
+        let (read, origin) = model_text("Boerse fuer alle", rules);
+        assert_eq!(read, "Börse für alle");
+        // "ö" comes from the "o"; the "e" after it is not read
+        assert_eq!(origin[..7], [0, 1, 3, 4, 5, 6, 7]);
+        assert_eq!(origin[7..10], [8, 10, 11]);
     }
 
     #[test]

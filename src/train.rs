@@ -453,7 +453,7 @@ pub fn train_model(
         }
         None => {
             let mut t = Tagger::fresh(base_dir, &cfg.fresh_model())?;
-            t.set_casing(crate::text::Casing::learn(train_docs.iter().map(|d| d.text.as_str())));
+            t.learn_spelling(train_docs.iter().map(|d| d.text.as_str()));
             let split = t.split_layer();
             (t, split)
         }

@@ -301,7 +301,7 @@ fn corrupt_or_mismatched_model_directories_are_named() {
     let model = dir.path().join("m");
     std::fs::create_dir(&model).unwrap();
     let shipped = common::repo().join("models/fintag-de");
-    for f in ["config.json", "weights.ot", "casing.txt"] {
+    for f in ["config.json", "weights.ot", "casing.txt", "umlauts.txt"] {
         std::fs::copy(shipped.join(f), model.join(f)).unwrap();
     }
     let base = common::base_dir();
@@ -324,8 +324,10 @@ fn corrupt_or_mismatched_model_directories_are_named() {
     }
     tch::Tensor::save_multi(&all, model.join("weights.ot")).unwrap();
     classify("tensor heads.entity.weight has shape [3, 3], the model needs [17, 384]");
-    // the casing table its config.json asks for is missing
+    // a spelling table its config.json asks for is missing
     std::fs::copy(shipped.join("weights.ot"), model.join("weights.ot")).unwrap();
+    std::fs::remove_file(model.join("umlauts.txt")).unwrap();
+    classify("umlauts.txt");
     std::fs::remove_file(model.join("casing.txt")).unwrap();
     classify("casing.txt");
     // trained on another base model
@@ -496,7 +498,7 @@ fn model_average_is_the_mean_of_the_weights_and_refuses_other_shapes() {
     // a second model: the shipped one with the entity head's weights set to zero
     let other = dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
-    for f in ["config.json", "casing.txt"] {
+    for f in ["config.json", "casing.txt", "umlauts.txt"] {
         std::fs::copy(shipped.join(f), other.join(f)).unwrap();
     }
     let zeroed: Vec<(String, tch::Tensor)> =
@@ -585,27 +587,32 @@ fn model_set_decoder_stores_only_the_thresholds_it_is_given() {
 }
 
 #[test]
-fn model_casing_learns_the_shipped_table_from_the_training_split() {
+fn model_spelling_learns_the_shipped_tables_from_the_training_split() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = common::repo().join("models/fintag-de");
     let copy = dir.path().join("copy");
     std::fs::create_dir(&copy).unwrap();
-    // config.json alone, with the rule off as in a model from before it
+    // config.json alone, with the rules off as in a model from before them
     let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(shipped.join("config.json")).unwrap()).unwrap();
     cfg["restore_case"] = false.into();
+    cfg["restore_umlauts"] = false.into();
     std::fs::write(copy.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
-    fintag().args(["model", "casing"]).arg(common::repo().join("data/train.jsonl")).arg("--model").arg(&copy).assert().success();
+    fintag().args(["model", "spelling"]).arg(common::repo().join("data/train.jsonl")).arg("--model").arg(&copy).assert().success();
     let after: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(copy.join("config.json")).unwrap()).unwrap();
     cfg["restore_case"] = true.into();
-    assert_eq!(after, cfg, "the rule is turned on and nothing else changes");
+    cfg["restore_umlauts"] = true.into();
+    assert_eq!(after, cfg, "the rules are turned on and nothing else changes");
     // data/train.jsonl is the split the shipped model was trained on (corpus c1c0511)
-    let learnt = std::fs::read_to_string(copy.join("casing.txt")).unwrap();
-    assert_eq!(learnt, std::fs::read_to_string(shipped.join("casing.txt")).unwrap());
-    assert!(learnt.lines().any(|l| l == "Aktie") && !learnt.lines().any(|l| l == "Die"));
+    let learnt = |f: &str| std::fs::read_to_string(copy.join(f)).unwrap();
+    for f in ["casing.txt", "umlauts.txt"] {
+        assert_eq!(learnt(f), std::fs::read_to_string(shipped.join(f)).unwrap(), "{f}");
+    }
+    assert!(learnt("casing.txt").lines().any(|l| l == "Aktie") && !learnt("casing.txt").lines().any(|l| l == "Die"));
+    assert!(learnt("umlauts.txt").lines().any(|l| l == "Börse") && learnt("umlauts.txt").lines().all(|l| !l.is_ascii()));
     // no documents, or unreadable ones, are refused and write nothing
-    let out = fintag().args(["model", "casing", "--model"]).arg(dir.path()).assert().failure();
+    let out = fintag().args(["model", "spelling", "--model"]).arg(dir.path()).assert().failure();
     assert!(!String::from_utf8_lossy(&out.get_output().stderr).is_empty());
-    assert!(!dir.path().join("casing.txt").exists());
+    assert!(!dir.path().join("casing.txt").exists() && !dir.path().join("umlauts.txt").exists());
 }
 
 /// `fintag model tune-decoder` re-decodes dev under its grid of PROMO settings and stores the
@@ -616,7 +623,7 @@ fn tune_decoder_stores_a_setting_that_decodes_the_required_document_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
     std::fs::create_dir(&model).unwrap();
-    for f in ["config.json", "weights.ot", "casing.txt"] {
+    for f in ["config.json", "weights.ot", "casing.txt", "umlauts.txt"] {
         std::fs::copy(common::repo().join("models/fintag-de").join(f), model.join(f)).unwrap();
     }
     // twelve dev documents, promotional and plain

@@ -2,7 +2,7 @@
 //! e-mail addresses, so a plain article with a link line stays a plain article; lines in
 //! capitals in sentence case; no invisible characters or Markdown emphasis; hard-wrapped
 //! paragraphs as one line; lines in small letters with the capitals of the training texts;
-//! no quote marks of mail replies.
+//! no quote marks of mail replies; words written without umlauts with them.
 //! Offsets always point into the text as given.
 
 mod common;
@@ -274,4 +274,33 @@ fn a_quoted_mail_is_read_like_the_mail_itself() {
     let mut raw = pipeline();
     raw.tagger.config.drop_quote_marks = false;
     assert_ne!(read_ids(&raw, &quoted), read_ids(&raw, mail));
+}
+
+#[test]
+fn a_text_written_without_umlauts_is_read_like_the_text_with_them() {
+    let p = pipeline();
+    let written = "Münchener Rück: Großaktionär prüft Übernahme\nDie Börse schließt fester, für Anleger ein gutes Zeichen. Die Aktie der Münchener Rück stieg um 2 Prozent auf 548 Euro.";
+    let mut ascii = String::new();
+    let mut map = Vec::new(); // written code point -> ascii code point
+    for c in written.chars() {
+        map.push(ascii.chars().count());
+        match c {
+            'ä' => ascii.push_str("ae"),
+            'ö' => ascii.push_str("oe"),
+            'ü' => ascii.push_str("ue"),
+            'Ü' => ascii.push_str("Ue"),
+            'ß' => ascii.push_str("ss"),
+            c => ascii.push(c),
+        }
+    }
+    map.push(ascii.chars().count());
+    let a = p.predict(&Document { id: "written".into(), text: written.into() }).unwrap();
+    let b = p.predict(&Document { id: "ascii".into(), text: ascii.clone() }).unwrap();
+    assert!(b.spans.iter().any(|s| s.text == "Muenchener Rueck"), "{:?}", b.spans);
+    // the same spans, sentences and scores, each at its place in the text as written
+    assert_eq!(moved(&b, |i| i), moved(&a, |i| map[i]));
+    assert_eq!(read_ids(&p, &ascii), read_ids(&p, written));
+    let mut raw = pipeline();
+    raw.tagger.config.restore_umlauts = false;
+    assert_ne!(read_ids(&raw, &ascii), read_ids(&raw, written));
 }

@@ -47,7 +47,7 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
     let out = dir.path().join("smoke");
     let (outcome, trained) = train_model(&base, train, dev, &out, &cfg, &mut Silent).unwrap();
     assert_eq!(outcome.best_epoch, 1);
-    for f in ["config.json", "weights.ot", "casing.txt", "metrics.json", "dev_report.json", "training.html"] {
+    for f in ["config.json", "weights.ot", "casing.txt", "umlauts.txt", "metrics.json", "dev_report.json", "training.html"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let reloaded = Tagger::load(&out, &base).unwrap();
@@ -60,10 +60,15 @@ fn few_steps_lower_the_loss_and_the_checkpoint_reloads_identically() {
     let a: Vec<_> = Pipeline::new(trained).predict_batch(&docs).into_iter().map(|r| r.unwrap()).collect();
     let b: Vec<_> = Pipeline::new(reloaded).predict_batch(&docs).into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(a, b);
-    // the casing table learnt from the training texts is saved with the model and needed by it
-    let learnt = fintag::text::Casing::learn(train.iter().map(|d| d.text.as_str()));
-    assert!(!learnt.is_empty());
-    assert_eq!(Tagger::load(&out, &base).unwrap().casing.as_deref(), Some(&learnt));
+    // the spelling tables learnt from the training texts are saved with the model and needed by it
+    let texts = || train.iter().map(|d| d.text.as_str());
+    let (casing, umlauts) = (fintag::text::Casing::learn(texts()), fintag::text::UmlautForms::learn(texts()));
+    assert!(!casing.is_empty() && !umlauts.is_empty());
+    let again = Tagger::load(&out, &base).unwrap();
+    assert_eq!((again.casing.as_deref(), again.umlauts.as_deref()), (Some(&casing), Some(&umlauts)));
+    std::fs::remove_file(out.join("umlauts.txt")).unwrap();
+    let err = Tagger::load(&out, &base).err().unwrap().to_string();
+    assert!(err.contains("umlauts.txt") && err.contains("restore_umlauts"), "{err}");
     std::fs::remove_file(out.join("casing.txt")).unwrap();
     let err = Tagger::load(&out, &base).err().unwrap().to_string();
     assert!(err.contains("casing.txt") && err.contains("restore_case"), "{err}");

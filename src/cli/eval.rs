@@ -92,6 +92,9 @@ pub struct EvalArgs {
     /// Ablation: let the model read lines in small letters as they are (no capitals from casing.txt)
     #[arg(long)]
     pub keep_small_letters: bool,
+    /// Ablation: let the model read words written without umlauts as they are ("Boerse", no umlauts.txt)
+    #[arg(long)]
+    pub keep_ascii_umlauts: bool,
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
@@ -174,6 +177,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             input.drop_quote_marks &= !a.read_quote_marks;
             input.join_wrapped_lines &= !a.no_unwrap;
             input.restore_case &= !a.keep_small_letters;
+            input.restore_umlauts &= !a.keep_ascii_umlauts;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }

@@ -202,12 +202,13 @@ pub enum ModelCommand {
         #[arg(long)]
         model: Option<PathBuf>,
     },
-    /// Learn how the training texts write their words and store it as the model's casing.txt, so that
-    /// lines in small letters are read with capitals (`fintag train` does this itself)
-    Casing {
+    /// Learn how the training texts spell their words and store it as the model's casing.txt and umlauts.txt,
+    /// so that text in small letters is read with capitals and text without umlauts with umlauts
+    /// (`fintag train` does this itself)
+    Spelling {
         /// The model's training documents (JSONL or .ann)
         train: Vec<PathBuf>,
-        /// Model directory (default: $FINTAG_MODEL, else models/fintag-de); its config.json and casing.txt are written
+        /// Model directory (default: $FINTAG_MODEL, else models/fintag-de); its config.json, casing.txt and umlauts.txt are written
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -471,17 +472,27 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Command::Model(ModelCommand::Casing { train, model }) => {
+        Command::Model(ModelCommand::Spelling { train, model }) => {
             anyhow::ensure!(!train.is_empty(), "name the model's training documents");
             let dir = model.unwrap_or_else(fintag::model::tagger::default_model_dir);
             let mut cfg = fintag::model::tagger::TaggerConfig::read(&dir)?;
             let docs = eval::read_gold(&train, None)?;
-            let casing = fintag::text::Casing::learn(docs.iter().map(|d| d.text.as_str()));
+            let texts = || docs.iter().map(|d| d.text.as_str());
+            let casing = fintag::text::Casing::learn(texts());
             casing.write(&dir)?;
-            let path = dir.join(fintag::text::casing::CASING_FILE);
-            eprintln!("wrote {} ({} words written with capitals, from {} documents)", path.display(), casing.len(), docs.len());
-            if !cfg.restore_case {
+            let umlauts = fintag::text::UmlautForms::learn(texts());
+            umlauts.write(&dir)?;
+            use fintag::text::spelling::{CASING_FILE, UMLAUTS_FILE};
+            eprintln!(
+                "wrote {CASING_FILE} ({} words written with capitals) and {UMLAUTS_FILE} ({} words with umlauts or ß) into {}, from {} documents",
+                casing.len(),
+                umlauts.len(),
+                dir.display(),
+                docs.len()
+            );
+            if !(cfg.restore_case && cfg.restore_umlauts) {
                 cfg.restore_case = true;
+                cfg.restore_umlauts = true;
                 store_config(&dir, &cfg)?;
             }
             Ok(0)

@@ -6,8 +6,8 @@ use super::encoder::Encoder;
 use super::heads::{is_promo_sentence_var, HeadOutputs, Heads};
 use crate::encode::{make_windows, token_owners, Encoding, InputRules, TextTokenizer, Window, WindowConfig};
 use crate::error::{FintagError, Result};
-use crate::text::casing::CASING_FILE;
-use crate::text::{Casing, SentenceBounds};
+use crate::text::spelling::{CASING_FILE, UMLAUTS_FILE};
+use crate::text::{Casing, SentenceBounds, UmlautForms};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Kind, Tensor};
@@ -88,6 +88,11 @@ pub struct TaggerConfig {
     /// whose config.json predates it.
     #[serde(default)]
     pub restore_case: bool,
+    /// Text written without umlauts ("Boerse", "fuer") is read with the umlauts the training
+    /// texts write (`text::UmlautForms`, learnt by `fintag train` and stored as umlauts.txt).
+    /// Off in models whose config.json predates it.
+    #[serde(default)]
+    pub restore_umlauts: bool,
     /// Decoder thresholds, tuned on the dev set after training.
     #[serde(default)]
     pub decode: crate::decode::DecodeConfig,
@@ -115,16 +120,8 @@ impl TaggerConfig {
             drop_quote_marks: true,
             join_wrapped_lines: true,
             restore_case: false,
+            restore_umlauts: false,
             decode: crate::decode::DecodeConfig::default(),
-        }
-    }
-    /// How texts are changed before this model reads them.
-    pub fn input_rules(&self) -> InputRules {
-        InputRules {
-            fold_shouting: self.fold_shouting,
-            drop_invisible: self.drop_invisible,
-            drop_emphasis: self.drop_emphasis,
-            drop_quote_marks: self.drop_quote_marks,
         }
     }
 
@@ -231,6 +228,8 @@ pub struct Tagger {
     pub tuned_vs: nn::VarStore,
     /// How the training texts write their words (`TaggerConfig::restore_case`).
     pub casing: Option<std::sync::Arc<Casing>>,
+    /// How the training texts write words with umlauts (`TaggerConfig::restore_umlauts`).
+    pub umlauts: Option<std::sync::Arc<UmlautForms>>,
 }
 
 impl Tagger {
@@ -265,6 +264,7 @@ impl Tagger {
             base_weights: weights,
             tuned_vs,
             casing: None,
+            umlauts: None,
         })
     }
 
@@ -372,6 +372,11 @@ impl Tagger {
                 .map_err(|e| err(format!("{CASING_FILE}: {e} ({CONFIG_FILE} has restore_case on, which reads it)")))?;
             t.casing = Some(std::sync::Arc::new(casing));
         }
+        if t.config.restore_umlauts {
+            let umlauts = UmlautForms::read(model_dir)
+                .map_err(|e| err(format!("{UMLAUTS_FILE}: {e} ({CONFIG_FILE} has restore_umlauts on, which reads it)")))?;
+            t.umlauts = Some(std::sync::Arc::new(umlauts));
+        }
         t.tuned_vs.freeze();
         for (name, var) in t.tuned_vs.variables() {
             if is_new_head(&name) {
@@ -393,14 +398,29 @@ impl Tagger {
             base_weights: self.base_weights.clone(),
             tuned_vs: nn::VarStore::new(Device::Cpu),
             casing: self.casing.clone(),
+            umlauts: self.umlauts.clone(),
         }
     }
 
-    /// Gives the model the casing table of its training texts and turns on reading lines in
-    /// small letters with its capitals.
-    pub fn set_casing(&mut self, casing: Casing) {
-        self.casing = Some(std::sync::Arc::new(casing));
+    /// Gives the model the spelling tables of its training texts and turns on reading text
+    /// in small letters with their capitals and text without umlauts with their umlauts.
+    pub fn learn_spelling<'a>(&mut self, texts: impl IntoIterator<Item = &'a str> + Clone) {
+        self.casing = Some(std::sync::Arc::new(Casing::learn(texts.clone())));
+        self.umlauts = Some(std::sync::Arc::new(UmlautForms::learn(texts)));
         self.config.restore_case = true;
+        self.config.restore_umlauts = true;
+    }
+
+    /// How texts are changed before this model reads them.
+    pub fn input_rules(&self) -> InputRules<'_> {
+        let c = &self.config;
+        InputRules {
+            fold_shouting: c.fold_shouting,
+            drop_invisible: c.drop_invisible,
+            drop_emphasis: c.drop_emphasis,
+            drop_quote_marks: c.drop_quote_marks,
+            umlauts: self.umlauts.as_deref().filter(|_| c.restore_umlauts),
+        }
     }
 
     /// How the splitter, the model and the decoder read a text's characters beyond the
@@ -446,6 +466,9 @@ impl Tagger {
         if let Some(casing) = self.casing.as_ref().filter(|_| self.config.restore_case) {
             casing.write(dir)?;
         }
+        if let Some(umlauts) = self.umlauts.as_ref().filter(|_| self.config.restore_umlauts) {
+            umlauts.write(dir)?;
+        }
         write_json(&dir.join(CONFIG_FILE), &self.config)
     }
 
@@ -455,7 +478,7 @@ impl Tagger {
 
     /// Tokens, windows and sentence membership for a text and its sentences.
     pub fn prepare(&self, text: &str, sentences: Vec<SentenceBounds>) -> Result<PreparedDoc> {
-        let mut encoding = self.tokenizer.encode_with(text, self.config.input_rules())?;
+        let mut encoding = self.tokenizer.encode_with(text, self.input_rules())?;
         if self.config.hide_addresses {
             encoding.hide_ranges(&crate::text::address_words(&text.chars().collect::<Vec<_>>()));
         }
