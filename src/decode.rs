@@ -632,17 +632,20 @@ fn wkn_ranges(chars: &[char]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Every INSTRUMENT span inside a WKN with its prefix ([`wkn_ranges`]) becomes that whole
-/// range, pieces joined (their mean score). `spans` are sorted by start and do not overlap.
+/// A WKN with its prefix ([`wkn_ranges`]) that holds an INSTRUMENT span becomes one
+/// INSTRUMENT span over the whole range, every span inside it a piece of it (the mean of
+/// their scores). `spans` are sorted by start and do not overlap.
 fn with_whole_wkns(chars: &[char], spans: Vec<ScoredSpan>) -> Vec<ScoredSpan> {
-    let wkns = wkn_ranges(chars);
+    const INSTRUMENT: SpanLabel = SpanLabel::Entity(EntityLabel::Instrument);
+    let inside = |s: &ScoredSpan, &(a, b): &(usize, usize)| a <= s.start && s.end <= b;
+    let wkns: Vec<(usize, usize)> =
+        wkn_ranges(chars).into_iter().filter(|r| spans.iter().any(|s| s.label == INSTRUMENT && inside(s, r))).collect();
     let mut out: Vec<ScoredSpan> = Vec::with_capacity(spans.len());
     for s in spans {
-        let instrument = s.label == SpanLabel::Entity(EntityLabel::Instrument);
-        match wkns.iter().find(|&&(a, b)| instrument && a <= s.start && s.end <= b) {
+        match wkns.iter().find(|r| inside(&s, r)) {
             Some(&(a, b)) => match out.last_mut().filter(|last| (last.start, last.end) == (a, b)) {
                 Some(last) => last.score = (last.score + s.score) / 2.0,
-                None => out.push(ScoredSpan { start: a, end: b, ..s }),
+                None => out.push(ScoredSpan { start: a, end: b, label: INSTRUMENT, ..s }),
             },
             None => out.push(s),
         }
@@ -1119,10 +1122,18 @@ mod tests {
         code.score = 0.6;
         let mut prefix = instrument("WKN: 716460");
         prefix.end = prefix.start + 3;
-        let joined = with_whole_wkns(&c, vec![prefix, code]);
+        let joined = with_whole_wkns(&c, vec![prefix.clone(), code.clone()]);
         assert_eq!(joined.len(), 1);
         assert_eq!((joined[0].start, joined[0].end), wkn1);
         assert!((joined[0].score - 0.7).abs() < 1e-6);
+        // a prefix tagged ORG is a piece too, when the code is INSTRUMENT; alone it stays
+        prefix.label = SpanLabel::Entity(EntityLabel::Org);
+        let joined = with_whole_wkns(&c, vec![prefix.clone(), code]);
+        assert_eq!(
+            joined.iter().map(|s| (s.start, s.end, s.label)).collect::<Vec<_>>(),
+            vec![(wkn1.0, wkn1.1, SpanLabel::Entity(EntityLabel::Instrument))]
+        );
+        assert_eq!(with_whole_wkns(&c, vec![prefix.clone()]), vec![prefix]);
     }
 
     #[test]

@@ -81,6 +81,21 @@ fn moved(p: &fintag::document::Prediction, back: impl Fn(usize) -> usize) -> Vec
     out
 }
 
+/// `text` written otherwise, code point by code point: `write` gives what goes before a code
+/// point and what stands for it. Also, for each code point of `text` (and its end), where
+/// what stands for it begins in the new text.
+fn rewritten(text: &str, mut write: impl FnMut(char) -> (&'static str, String)) -> (String, Vec<usize>) {
+    let (mut out, mut map) = (String::new(), Vec::new());
+    for c in text.chars() {
+        let (before, own) = write(c);
+        out.push_str(before);
+        map.push(out.chars().count());
+        out.push_str(&own);
+    }
+    map.push(out.chars().count());
+    (out, map)
+}
+
 /// The vocabulary ids the pipeline's model reads for `text`.
 fn read_ids(p: &Pipeline, text: &str) -> Vec<i64> {
     p.tagger.prepare(text, fintag::text::split_sentences(text)).unwrap().encoding.tokens.iter().map(|t| t.id).collect()
@@ -92,18 +107,11 @@ fn soft_hyphens_change_nothing_but_the_offsets() {
     let clean =
         "Die Unternehmensführung der Vermögensverwaltung meldet Rekordergebnisse: Der Umsatz stieg um 12 Prozent auf 4,2 Mrd. Euro.";
     // a soft hyphen after the 7th letter of every long word, as web pages carry them
-    let mut hyphenated = String::new();
-    let mut map = Vec::new(); // clean code point -> hyphenated code point
     let mut run = 0;
-    for c in clean.chars() {
+    let (hyphenated, map) = rewritten(clean, |c| {
         run = if c.is_alphabetic() { run + 1 } else { 0 };
-        if run == 8 {
-            hyphenated.push('\u{ad}');
-        }
-        map.push(hyphenated.chars().count());
-        hyphenated.push(c);
-    }
-    map.push(hyphenated.chars().count());
+        (if run == 8 { "\u{ad}" } else { "" }, c.to_string())
+    });
     assert_eq!(hyphenated.chars().count(), clean.chars().count() + 3);
     let a = p.predict(&Document { id: "clean".into(), text: clean.into() }).unwrap();
     let b = p.predict(&Document { id: "shy".into(), text: hyphenated.clone() }).unwrap();
@@ -252,19 +260,17 @@ fn the_test_set_in_small_letters_keeps_most_of_its_entities() {
 fn a_quoted_mail_is_read_like_the_mail_itself() {
     let p = pipeline();
     let mail = "Eilmeldung: Diese Graphit-Aktie steht vor dem Ausbruch!\nDie Aurelion-Aktie kostet nur 0,42 Euro.\n\nSichern Sie sich jetzt den Gratis-Report!";
-    let quoted: String =
-        mail.split('\n').map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") }).collect::<Vec<_>>().join("\n");
-    // mail code point -> quoted code point: two marks more per line before it, one for the blank line
-    let mut map = Vec::new();
-    let (mut shift, mut at_line_start) = (0, true);
-    for c in mail.chars() {
-        if at_line_start {
-            shift += if c == '\n' { 1 } else { 2 };
-        }
-        map.push(map.len() + shift);
+    // "> " before every line, ">" on the blank one
+    let mut at_line_start = true;
+    let (quoted, map) = rewritten(mail, |c| {
+        let marks = match (at_line_start, c) {
+            (false, _) => "",
+            (true, '\n') => ">",
+            (true, _) => "> ",
+        };
         at_line_start = c == '\n';
-    }
-    map.push(map.len() + shift);
+        (marks, c.to_string())
+    });
     let a = p.predict(&Document { id: "mail".into(), text: mail.into() }).unwrap();
     let b = p.predict(&Document { id: "quoted".into(), text: quoted.clone() }).unwrap();
     assert!(a.spans.iter().any(|s| s.label == fintag::labels::SpanLabel::Promo), "{:?}", a.spans);
@@ -280,20 +286,17 @@ fn a_quoted_mail_is_read_like_the_mail_itself() {
 fn a_text_written_without_umlauts_is_read_like_the_text_with_them() {
     let p = pipeline();
     let written = "Münchener Rück: Großaktionär prüft Übernahme\nDie Börse schließt fester, für Anleger ein gutes Zeichen. Die Aktie der Münchener Rück stieg um 2 Prozent auf 548 Euro.";
-    let mut ascii = String::new();
-    let mut map = Vec::new(); // written code point -> ascii code point
-    for c in written.chars() {
-        map.push(ascii.chars().count());
-        match c {
-            'ä' => ascii.push_str("ae"),
-            'ö' => ascii.push_str("oe"),
-            'ü' => ascii.push_str("ue"),
-            'Ü' => ascii.push_str("Ue"),
-            'ß' => ascii.push_str("ss"),
-            c => ascii.push(c),
-        }
-    }
-    map.push(ascii.chars().count());
+    let (ascii, map) = rewritten(written, |c| {
+        let own = match c {
+            'ä' => "ae".into(),
+            'ö' => "oe".into(),
+            'ü' => "ue".into(),
+            'Ü' => "Ue".into(),
+            'ß' => "ss".into(),
+            c => c.to_string(),
+        };
+        ("", own)
+    });
     let a = p.predict(&Document { id: "written".into(), text: written.into() }).unwrap();
     let b = p.predict(&Document { id: "ascii".into(), text: ascii.clone() }).unwrap();
     assert!(b.spans.iter().any(|s| s.text == "Muenchener Rueck"), "{:?}", b.spans);
