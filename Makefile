@@ -45,8 +45,9 @@ eval-checks: setup
 
 # The test and held-back documents written differently (links, capitals, soft hyphens,
 # no-break spaces, Windows line ends, typewriter quotes, Markdown bold, wrapped lines, small
-# letters, quoted mail, double spaces, umlauts in ASCII), scored with and without the input
-# rule for each (README "On text it has never seen").
+# letters, quoted mail, double spaces, umlauts in ASCII, decomposed accents, HTML character
+# references), scored with and without the input rule for each (README "On text it has
+# never seen").
 eval-robustness: setup
 	$(BIN) data import --from ann data/raw/held-back/*.ann --out target/held-back.jsonl
 	scripts/robustness.sh

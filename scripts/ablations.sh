@@ -32,6 +32,7 @@ rows=(
   "--no-unwrap|every line break of hard-wrapped text ends a line"
   "--keep-small-letters|lines in small letters are read as written"
   "--keep-ascii-umlauts|words written without umlauts are read as written"
+  "--keep-references|HTML character references are read as written"
   "--no-promo-sentences|raw token runs instead of per-sentence decisions"
   "--promo-threshold 0.5|PROMO spans also in documents the clickbait head does not flag"
 )

@@ -25,6 +25,10 @@ gold offset with the text, so `fintag eval` on the output measures what the chan
                  text have them
   ascii-umlauts  ä, ö, ü and ß written ae, oe, ue and ss, as text from systems or
                  keyboards without them is
+  nfd            letters with accents decomposed (NFD: "u" and a combining diaeresis for
+                 "ü"), as text from macOS file names and some PDFs is
+  html-entities  "&", quotes, no-break spaces and umlauts as HTML character references
+                 ("&amp;", "&bdquo;", "&nbsp;", "&uuml;"), as scraped text left unescaped
 
     scripts/perturb.py VARIANT OUT.jsonl INPUT.jsonl...
 """
@@ -59,6 +63,20 @@ def rewritten(doc, inserted):
     new["spans"] = [dict(s, start=starts[s["start"]] + len(inserted[s["start"]]), end=starts[s["end"]]) for s in doc["spans"]]
     if "sentences" in doc:
         new["sentences"] = [dict(s, start=starts[s["start"]], end=starts[s["end"]]) for s in doc["sentences"]]
+    return new
+
+
+def expanded(doc, parts):
+    """The document with its i-th code point written as `parts[i]` (one or more code points)
+    and every offset moved along: what stands for a code point belongs to every span and
+    sentence the code point belongs to."""
+    pos = [0]
+    for p in parts:
+        pos.append(pos[-1] + len(p))
+    new = dict(doc, text="".join(parts))
+    for layer in ("spans", "sentences"):
+        if layer in doc:
+            new[layer] = [dict(s, start=pos[s["start"]], end=pos[s["end"]]) for s in doc[layer]]
     return new
 
 
@@ -129,14 +147,14 @@ def variant(name, doc, n):
         return rewritten(doc, [" " if i in gaps else "" for i in range(len(t))] + [""])
     if name == "ascii-umlauts":
         pairs = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
-        # the first letter replaces the umlaut, the second is written before the next code point
-        new = rewritten(doc, [""] + [pairs[c][1] if c in pairs else "" for c in t])
-        chars, k = list(new["text"]), 0
-        for i, c in enumerate(t):
-            if c in pairs:
-                chars[k] = pairs[c][0]
-            k += 1 + (1 if c in pairs else 0)
-        return dict(new, text="".join(chars))
+        return expanded(doc, [pairs.get(c, c) for c in t])
+    if name == "nfd":
+        import unicodedata
+        return expanded(doc, [unicodedata.normalize("NFD", c) for c in t])
+    if name == "html-entities":
+        refs = {"&": "&amp;", "„": "&bdquo;", "“": "&ldquo;", "”": "&rdquo;", "\u00a0": "&nbsp;", "ä": "&auml;", "ö": "&ouml;",
+                "ü": "&uuml;", "Ä": "&Auml;", "Ö": "&Ouml;", "Ü": "&Uuml;", "ß": "&szlig;"}
+        return expanded(doc, [refs.get(c, c) for c in t])
     if name == "lowercase":
         return dict(doc, text="".join(c.lower() if len(c.lower()) == 1 else c for c in t))
     sys.exit(f"unknown variant {name!r}\n{__doc__}")

@@ -2,12 +2,13 @@
 # How the shipped model holds up when the same documents are written differently: the
 # variants of scripts/perturb.py (links, capitals, soft hyphens, no-break spaces, Windows
 # line ends, typewriter quotes, Markdown bold, wrapped lines, small letters, quoted mail,
-# double spaces, umlauts written in ASCII) of the gold
+# double spaces, umlauts written in ASCII, decomposed accents, HTML character references)
+# of the gold
 # documents, each scored with the shipped input rules and, where a rule exists for it, with
 # that rule switched off. Prints Markdown.
 # Usage: scripts/robustness.sh [GOLD.jsonl...]   (default: data/test.jsonl and the
 # held-back documents, target/held-back.jsonl, which `make eval-held-back` writes)
-# One model pass per row: about 12 minutes for the 20 rows on the 128 default documents.
+# One model pass per row: about 14 minutes for the 23 rows on the 128 default documents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then GOLD=("$@"); else GOLD=(data/test.jsonl target/held-back.jsonl); fi
@@ -29,6 +30,8 @@ rows=(
   "quoted-mail|--read-quote-marks"
   "double-space|"
   "ascii-umlauts|--keep-ascii-umlauts"
+  "nfd|"
+  "html-entities|--keep-references"
 )
 echo "| text | input rules | entity micro-F1 | PROMO char F1 | sentence macro-F1 | document macro-F1 | clickbait F1 at 0.5 |"
 echo "|---|---|---|---|---|---|---|"

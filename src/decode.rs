@@ -888,10 +888,10 @@ fn snap_clause(chars: &[char], ss: usize, se: usize, mut s: usize, e: usize) -> 
 
 /// The full prediction for one document.
 pub fn decode(id: &str, text: &str, doc: &PreparedDoc, probs: &HeadProbs, cfg: &DecodeConfig) -> Prediction {
-    let mut chars: Vec<char> = doc.recased.clone().unwrap_or_else(|| text.chars().collect());
-    // the decisions read wrapping line breaks as spaces and lines in small letters with
-    // capitals; the spans quote the text as written
-    let written = (!doc.soft_breaks.is_empty() || doc.recased.is_some()).then(|| text.chars().collect::<Vec<char>>());
+    let mut chars: Vec<char> = doc.read.clone().unwrap_or_else(|| text.chars().collect());
+    // the decisions read wrapping line breaks as spaces, character references as their
+    // characters and lines in small letters with capitals; the spans quote the text as written
+    let written = (!doc.soft_breaks.is_empty() || doc.read.is_some()).then(|| text.chars().collect::<Vec<char>>());
     for &p in &doc.soft_breaks {
         crate::text::wraps::blank_break(&mut chars, p);
     }
@@ -975,7 +975,7 @@ mod tests {
             sentences,
             sentence_tokens,
             soft_breaks: Vec::new(),
-            recased: None,
+            read: None,
         }
     }
 

@@ -250,15 +250,16 @@ pub(crate) fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result
         return Err(FintagError::Invalid(format!("{}: too long for one document ({n} characters, at most {max_chars}); split it", d.id)));
     }
     // hard-wrapped paragraphs: the splitter (and later the decoder) reads their breaks as
-    // spaces; lines in small letters: the splitter, the model and the decoder read them with capitals
-    let (soft_breaks, recased) = tagger.reading(&d.text.chars().collect::<Vec<_>>());
-    let read: std::borrow::Cow<str> = recased.as_ref().map_or((&d.text).into(), |r| r.iter().collect::<String>().into());
+    // spaces; character references and lines in small letters: the splitter, the model and
+    // the decoder read them as their characters and with capitals
+    let (soft_breaks, reading) = tagger.reading(&d.text.chars().collect::<Vec<_>>());
+    let read: std::borrow::Cow<str> = reading.as_ref().map_or((&d.text).into(), |r| r.iter().collect::<String>().into());
     let chars: Vec<char> = read.chars().collect();
     let sentences =
         if soft_breaks.is_empty() { split_sentences(&read) } else { split_sentences(&crate::text::unwrapped(&chars, &soft_breaks)) };
     let mut p = tagger.prepare(&read, sentences)?;
     p.soft_breaks = soft_breaks;
-    p.recased = recased;
+    p.read = reading;
     if p.encoding.tokens.is_empty() {
         return Err(FintagError::Empty(d.id.clone()));
     }

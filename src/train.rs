@@ -339,8 +339,8 @@ fn prepare_examples(tagger: &Tagger, docs: &[LabelledDocument], split: usize) ->
     for d in docs {
         let sentences: Vec<SentenceBounds> = d.sentences.iter().map(|s| SentenceBounds { start: s.start, end: s.end }).collect();
         // the model reads a training text as it reads any other (lines in small letters with capitals)
-        let recased = tagger.reading(&d.text.chars().collect::<Vec<_>>()).1.map(String::from_iter);
-        let doc = tagger.prepare(recased.as_deref().unwrap_or(&d.text), sentences)?;
+        let read = tagger.reading(&d.text.chars().collect::<Vec<_>>()).1.map(String::from_iter);
+        let doc = tagger.prepare(read.as_deref().unwrap_or(&d.text), sentences)?;
         if doc.encoding.tokens.is_empty() {
             continue;
         }

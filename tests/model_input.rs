@@ -2,7 +2,8 @@
 //! e-mail addresses, so a plain article with a link line stays a plain article; lines in
 //! capitals in sentence case; no invisible characters or Markdown emphasis; hard-wrapped
 //! paragraphs as one line; lines in small letters with the capitals of the training texts;
-//! no quote marks of mail replies; words written without umlauts with them.
+//! no quote marks of mail replies; words written without umlauts with them; HTML character
+//! references as their characters.
 //! Offsets always point into the text as given.
 
 mod common;
@@ -306,4 +307,30 @@ fn a_text_written_without_umlauts_is_read_like_the_text_with_them() {
     let mut raw = pipeline();
     raw.tagger.config.restore_umlauts = false;
     assert_ne!(read_ids(&raw, &ascii), read_ids(&raw, written));
+}
+
+#[test]
+fn a_text_with_html_character_references_is_read_like_the_text_itself() {
+    let p = pipeline();
+    let plain = "Procter & Gamble übertrifft die Erwartungen\nDie Aktie stieg am 31.\u{a0}Oktober um 3\u{a0}Prozent. Der Report „Konsumgüter-Radar“ ist für Abonnenten gratis.";
+    let (escaped, map) = rewritten(plain, |c| {
+        let own = match c {
+            '&' => "&amp;",
+            'ü' => "&uuml;",
+            '\u{a0}' => "&nbsp;",
+            '„' => "&bdquo;",
+            '“' => "&ldquo;",
+            _ => return ("", c.to_string()),
+        };
+        ("", own.to_string())
+    });
+    let a = p.predict(&Document { id: "plain".into(), text: plain.into() }).unwrap();
+    let b = p.predict(&Document { id: "escaped".into(), text: escaped.clone() }).unwrap();
+    assert!(b.spans.iter().any(|s| s.text == "Procter &amp; Gamble"), "{:?}", b.spans);
+    // the same spans, sentences and scores, each at its place in the escaped text
+    assert_eq!(moved(&b, |i| i), moved(&a, |i| map[i]));
+    let mut raw = pipeline();
+    raw.tagger.config.read_references = false;
+    let c = raw.predict(&Document { id: "escaped".into(), text: escaped }).unwrap();
+    assert_ne!(moved(&c, |i| i), moved(&b, |i| i));
 }

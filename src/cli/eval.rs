@@ -95,6 +95,9 @@ pub struct EvalArgs {
     /// Ablation: let the model read words written without umlauts as they are ("Boerse", no umlauts.txt)
     #[arg(long)]
     pub keep_ascii_umlauts: bool,
+    /// Ablation: read HTML character references ("&amp;", "f&uuml;r") as written
+    #[arg(long)]
+    pub keep_references: bool,
     /// Ablation: entity tags by plain argmax instead of label mass (with --entity-viterbi false)
     #[arg(long)]
     pub entity_argmax: bool,
@@ -178,6 +181,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
             input.join_wrapped_lines &= !a.no_unwrap;
             input.restore_case &= !a.keep_small_letters;
             input.restore_umlauts &= !a.keep_ascii_umlauts;
+            input.read_references &= !a.keep_references;
             if let Some(v) = a.entity_viterbi {
                 pipeline.decode.entity_viterbi = v;
             }

@@ -93,6 +93,12 @@ pub struct TaggerConfig {
     /// Off in models whose config.json predates it.
     #[serde(default)]
     pub restore_umlauts: bool,
+    /// HTML character references left in plain text ("&amp;", "f&uuml;r") are read as the
+    /// characters they stand for, by the splitter, the model and the decoder
+    /// (`text::read_references`; the model reads the text without invisible characters, so
+    /// this needs `drop_invisible`). Off in models whose config.json predates it.
+    #[serde(default)]
+    pub read_references: bool,
     /// Decoder thresholds, tuned on the dev set after training.
     #[serde(default)]
     pub decode: crate::decode::DecodeConfig,
@@ -121,6 +127,7 @@ impl TaggerConfig {
             join_wrapped_lines: true,
             restore_case: false,
             restore_umlauts: false,
+            read_references: true,
             decode: crate::decode::DecodeConfig::default(),
         }
     }
@@ -169,10 +176,10 @@ pub struct PreparedDoc {
     /// decoder reads them as spaces. Found with the sentences (`pipeline::prepare`); empty
     /// from [`Tagger::prepare`] alone.
     pub soft_breaks: Vec<usize>,
-    /// The text as the splitter, the model and the decoder read it when a line of it is in
-    /// small letters (`Tagger::recased`), one character for one; None otherwise. Set with
-    /// the sentences (`pipeline::prepare`).
-    pub recased: Option<Vec<char>>,
+    /// The text as the splitter, the model and the decoder read it when that differs from
+    /// the text as written (`Tagger::reading`), one character for one; None otherwise. Set
+    /// with the sentences (`pipeline::prepare`).
+    pub read: Option<Vec<char>>,
 }
 
 impl PreparedDoc {
@@ -425,15 +432,19 @@ impl Tagger {
 
     /// How the splitter, the model and the decoder read a text's characters beyond the
     /// input rules of [`InputRules`]: the line breaks that only wrap a paragraph
-    /// (`TaggerConfig::join_wrapped_lines`), and the text with its lines in small letters
-    /// written with capitals, one character for one (`TaggerConfig::restore_case`; a wrapped
-    /// paragraph counts as one line), None when no line is.
+    /// (`TaggerConfig::join_wrapped_lines`), and the text as read, one character for one,
+    /// None when that is the text as written: character references as their characters
+    /// (`TaggerConfig::read_references`), then lines in small letters with capitals
+    /// (`TaggerConfig::restore_case`; a wrapped paragraph counts as one line).
     pub fn reading(&self, chars: &[char]) -> (Vec<usize>, Option<Vec<char>>) {
-        let soft_breaks = if self.config.join_wrapped_lines { crate::text::soft_line_breaks(chars) } else { Vec::new() };
-        let Some(casing) = self.casing.as_ref().filter(|_| self.config.restore_case) else { return (soft_breaks, None) };
-        let recased = if soft_breaks.is_empty() {
-            casing.restore(chars)
-        } else {
+        let c = &self.config;
+        let referenced = if c.read_references { crate::text::read_references(chars) } else { None };
+        let chars = referenced.as_deref().unwrap_or(chars);
+        let soft_breaks = if c.join_wrapped_lines { crate::text::soft_line_breaks(chars) } else { Vec::new() };
+        let recased = self.casing.as_ref().filter(|_| c.restore_case).and_then(|casing| {
+            if soft_breaks.is_empty() {
+                return casing.restore(chars);
+            }
             let flat: Vec<char> = crate::text::unwrapped(chars, &soft_breaks).chars().collect();
             casing.restore(&flat).map(|mut r| {
                 for &p in &soft_breaks {
@@ -444,8 +455,8 @@ impl Tagger {
                 }
                 r
             })
-        };
-        (soft_breaks, recased)
+        });
+        (soft_breaks, recased.or(referenced))
     }
 
     /// Writes config.json and weights.ot (tuned layers + heads, float16). The in-memory
@@ -500,7 +511,7 @@ impl Tagger {
                 sj += 1;
             }
         }
-        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new(), recased: None })
+        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new(), read: None })
     }
 
     /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is
@@ -674,7 +685,7 @@ mod tests {
             sentences,
             sentence_tokens,
             soft_breaks: Vec::new(),
-            recased: None,
+            read: None,
         };
         let states = Tensor::of_slice(&(0..28).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>()).view([7, 4]);
         let dense = doc.sentence_states_within(&states, usize::MAX);

@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod decode;
 pub mod offsets;
+pub mod references;
 pub mod sentences;
 pub mod spelling;
 pub mod wraps;
@@ -10,6 +11,7 @@ pub mod wraps;
 pub use addresses::{address_words, blank_words, char_runs, lines};
 pub use decode::{decode_bytes, html_to_text, DecodedText, SourceEncoding};
 pub use offsets::CharIndex;
+pub use references::read_references;
 pub use sentences::{is_emoji, quote_marks, split_sentences, SentenceBounds};
 pub use spelling::{Casing, UmlautForms};
 pub use wraps::{soft_line_breaks, unwrapped};
