@@ -97,6 +97,12 @@ fn rewritten(text: &str, mut write: impl FnMut(char) -> (&'static str, String)) 
     (out, map)
 }
 
+/// `text` with each code point `table` names written as it says, and the offset map of
+/// [`rewritten`].
+fn replaced(text: &str, table: &[(char, &'static str)]) -> (String, Vec<usize>) {
+    rewritten(text, |c| ("", table.iter().find(|(k, _)| *k == c).map_or_else(|| c.to_string(), |(_, v)| v.to_string())))
+}
+
 /// The predictions for `original` and for `other`, the same text written otherwise (`map`
 /// takes each code point of `original`, and its end, to its place in `other`), checked to be
 /// the same spans, sentences and scores, each at its place.
@@ -293,17 +299,7 @@ fn a_quoted_mail_is_read_like_the_mail_itself() {
 fn a_text_written_without_umlauts_is_read_like_the_text_with_them() {
     let p = pipeline();
     let written = "Münchener Rück: Großaktionär prüft Übernahme\nDie Börse schließt fester, für Anleger ein gutes Zeichen. Die Aktie der Münchener Rück stieg um 2 Prozent auf 548 Euro.";
-    let (ascii, map) = rewritten(written, |c| {
-        let own = match c {
-            'ä' => "ae".into(),
-            'ö' => "oe".into(),
-            'ü' => "ue".into(),
-            'Ü' => "Ue".into(),
-            'ß' => "ss".into(),
-            c => c.to_string(),
-        };
-        ("", own)
-    });
+    let (ascii, map) = replaced(written, &[('ä', "ae"), ('ö', "oe"), ('ü', "ue"), ('Ü', "Ue"), ('ß', "ss")]);
     // the same spans, sentences and scores, each at its place in the text as written
     let (_, b) = predicted_alike(&p, written, &ascii, &map);
     assert!(b.spans.iter().any(|s| s.text == "Muenchener Rueck"), "{:?}", b.spans);
@@ -317,17 +313,7 @@ fn a_text_written_without_umlauts_is_read_like_the_text_with_them() {
 fn a_text_with_html_character_references_is_read_like_the_text_itself() {
     let p = pipeline();
     let plain = "Procter & Gamble übertrifft die Erwartungen\nDie Aktie stieg am 31.\u{a0}Oktober um 3\u{a0}Prozent. Der Report „Konsumgüter-Radar“ ist für Abonnenten gratis.";
-    let (escaped, map) = rewritten(plain, |c| {
-        let own = match c {
-            '&' => "&amp;",
-            'ü' => "&uuml;",
-            '\u{a0}' => "&nbsp;",
-            '„' => "&bdquo;",
-            '“' => "&ldquo;",
-            _ => return ("", c.to_string()),
-        };
-        ("", own.to_string())
-    });
+    let (escaped, map) = replaced(plain, &[('&', "&amp;"), ('ü', "&uuml;"), ('\u{a0}', "&nbsp;"), ('„', "&bdquo;"), ('“', "&ldquo;")]);
     // the same spans, sentences and scores, each at its place in the escaped text
     let (_, b) = predicted_alike(&p, plain, &escaped, &map);
     assert!(b.spans.iter().any(|s| s.text == "Procter &amp; Gamble"), "{:?}", b.spans);
