@@ -6,7 +6,7 @@ use super::encoder::Encoder;
 use super::heads::{is_promo_sentence_var, HeadOutputs, Heads};
 use crate::encode::{make_windows, token_owners, Encoding, InputRules, TextTokenizer, Window, WindowConfig};
 use crate::error::{FintagError, Result};
-use crate::text::spelling::{CASING_FILE, UMLAUTS_FILE};
+use crate::text::spelling::{Forms, Respelling};
 use crate::text::{Casing, SentenceBounds, UmlautForms};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,15 @@ pub struct FreshModel<'a> {
     pub promo_sentence_head: bool,
     /// Seeds libtorch before the heads are initialised.
     pub seed: i64,
+}
+
+/// The spelling table in a model directory that its config.json turns on with `flag`.
+fn spelling_table<R: Respelling>(on: bool, flag: &str, dir: &Path) -> std::result::Result<Option<std::sync::Arc<Forms<R>>>, String> {
+    if !on {
+        return Ok(None);
+    }
+    let table = Forms::<R>::read(dir).map_err(|e| format!("{}: {e} ({CONFIG_FILE} has {flag} on, which reads it)", R::FILE))?;
+    Ok(Some(std::sync::Arc::new(table)))
 }
 
 /// config.json of a fintag model directory.
@@ -374,16 +383,8 @@ impl Tagger {
             }
             tch::no_grad(|| var.f_copy_(&src.to_kind(Kind::Float)))?;
         }
-        if t.config.restore_case {
-            let casing = Casing::read(model_dir)
-                .map_err(|e| err(format!("{CASING_FILE}: {e} ({CONFIG_FILE} has restore_case on, which reads it)")))?;
-            t.casing = Some(std::sync::Arc::new(casing));
-        }
-        if t.config.restore_umlauts {
-            let umlauts = UmlautForms::read(model_dir)
-                .map_err(|e| err(format!("{UMLAUTS_FILE}: {e} ({CONFIG_FILE} has restore_umlauts on, which reads it)")))?;
-            t.umlauts = Some(std::sync::Arc::new(umlauts));
-        }
+        t.casing = spelling_table(t.config.restore_case, "restore_case", model_dir).map_err(err)?;
+        t.umlauts = spelling_table(t.config.restore_umlauts, "restore_umlauts", model_dir).map_err(err)?;
         t.tuned_vs.freeze();
         for (name, var) in t.tuned_vs.variables() {
             if is_new_head(&name) {
