@@ -968,15 +968,7 @@ mod tests {
             .iter()
             .map(|b| (0..tokens.len()).filter(|&t| tokens[t].start >= b.start && tokens[t].end <= b.end).collect())
             .collect();
-        PreparedDoc {
-            encoding: crate::encode::Encoding { tokens },
-            windows: Vec::new(),
-            owners: Vec::new(),
-            sentences,
-            sentence_tokens,
-            soft_breaks: Vec::new(),
-            read: None,
-        }
+        PreparedDoc::new(crate::encode::Encoding { tokens }, Vec::new(), Vec::new(), sentences, sentence_tokens)
     }
 
     #[test]

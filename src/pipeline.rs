@@ -252,11 +252,14 @@ pub(crate) fn prepare(tagger: &Tagger, max_chars: usize, d: &Document) -> Result
     // hard-wrapped paragraphs: the splitter (and later the decoder) reads their breaks as
     // spaces; character references and lines in small letters: the splitter, the model and
     // the decoder read them as their characters and with capitals
-    let (soft_breaks, reading) = tagger.reading(&d.text.chars().collect::<Vec<_>>());
+    let written: Vec<char> = d.text.chars().collect();
+    let (soft_breaks, reading) = tagger.reading(&written);
     let read: std::borrow::Cow<str> = reading.as_ref().map_or((&d.text).into(), |r| r.iter().collect::<String>().into());
-    let chars: Vec<char> = read.chars().collect();
-    let sentences =
-        if soft_breaks.is_empty() { split_sentences(&read) } else { split_sentences(&crate::text::unwrapped(&chars, &soft_breaks)) };
+    let sentences = if soft_breaks.is_empty() {
+        split_sentences(&read)
+    } else {
+        split_sentences(&crate::text::unwrapped(reading.as_deref().unwrap_or(&written), &soft_breaks))
+    };
     let mut p = tagger.prepare(&read, sentences)?;
     p.soft_breaks = soft_breaks;
     p.read = reading;

@@ -192,6 +192,18 @@ pub struct PreparedDoc {
 }
 
 impl PreparedDoc {
+    /// A document read as written: no wrapped line breaks, no other reading (`pipeline::prepare`
+    /// sets those).
+    pub fn new(
+        encoding: Encoding,
+        windows: Vec<Window>,
+        owners: Vec<usize>,
+        sentences: Vec<SentenceBounds>,
+        sentence_tokens: Vec<Vec<usize>>,
+    ) -> Self {
+        PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new(), read: None }
+    }
+
     /// Each sentence's mean token state: [sentences, hidden] from `tokens` [n, hidden].
     pub fn sentence_states(&self, tokens: &Tensor) -> Tensor {
         self.sentence_states_within(tokens, DENSE_POOLING_MAX)
@@ -512,7 +524,7 @@ impl Tagger {
                 sj += 1;
             }
         }
-        Ok(PreparedDoc { encoding, windows, owners, sentences, sentence_tokens, soft_breaks: Vec::new(), read: None })
+        Ok(PreparedDoc::new(encoding, windows, owners, sentences, sentence_tokens))
     }
 
     /// Runs the encoder layers `from..to` over windows (padded into one batch). `input` is
@@ -679,15 +691,7 @@ mod tests {
         let tokens = (0..7).map(|i| Token { id: 5, start: 2 * i, end: 2 * i + 1 }).collect();
         let sentence_tokens = vec![vec![0, 1, 2], vec![4, 5], vec![6]];
         let sentences = (0..3).map(|i| SentenceBounds { start: i, end: i + 1 }).collect();
-        let doc = PreparedDoc {
-            encoding: Encoding { tokens },
-            windows: Vec::new(),
-            owners: Vec::new(),
-            sentences,
-            sentence_tokens,
-            soft_breaks: Vec::new(),
-            read: None,
-        };
+        let doc = PreparedDoc::new(Encoding { tokens }, Vec::new(), Vec::new(), sentences, sentence_tokens);
         let states = Tensor::of_slice(&(0..28).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>()).view([7, 4]);
         let dense = doc.sentence_states_within(&states, usize::MAX);
         let sums = doc.sentence_states_within(&states, 0);
